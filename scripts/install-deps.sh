@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+#
+# Install the Debian packages qemu-espt needs to build, test and benchmark.
+# Idempotent: does nothing (and needs no network) when all are present.
+# Uses sudo when not run as root.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+set -eu -o pipefail
+
+PKGS=(
+    # build
+    build-essential make git patch xz-utils bzip2 ca-certificates ccache
+    python3 meson ninja-build pkg-config
+    libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
+    # firmware the virt board's default NIC looks for
+    ipxe-qemu
+    # guest: cross compiler for our test programs, unpacking debs
+    gcc-arm-linux-gnueabihf libc6-dev-armhf-cross dpkg
+    # tests and benchmarks
+    python3-matplotlib
+)
+
+if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
+    echo "error: this script needs a Debian system with apt (Debian 12 is supported)" >&2
+    exit 1
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+    case $p in \#*) continue ;; esac
+    if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "  [espt] deps: all ${#PKGS[@]} Debian packages present"
+    exit 0
+fi
+
+SUDO=
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "error: not root and no sudo; install as root: apt-get install ${missing[*]}" >&2; exit 1; }
+    SUDO=sudo
+fi
+
+echo "  [espt] deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# A partially failing update (e.g. one index mid-sync) must not stop us if
+# the packages can still be installed.
+$SUDO apt-get -q update || echo "warning: apt-get update reported errors; trying the install anyway" >&2
+$SUDO apt-get -q install -y --no-install-recommends "${missing[@]}"
+echo "  [espt] deps: done"

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+#
+# Build the test guest: Debian's armhf kernels (armmp: short descriptors,
+# SW PAN; armmp-lpae: LPAE) and an initramfs made of Debian's static
+# busybox, our /init and our guest test programs.
+#
+# Kernels are resolved from the metapackages linux-image-armmp and
+# linux-image-armmp-lpae and fetched with 'apt-get download' through a
+# private armhf apt state under build/apt-armhf (the system's dpkg is not
+# told about armhf).  Everything is cached in build/guest/; --refresh
+# looks for newer kernels.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+
+set -eu -o pipefail
+SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
+. "$SRCDIR/scripts/lib/common.sh"
+
+GUEST=$BUILD/guest
+CROSS=${CROSS:-arm-linux-gnueabihf-}
+FLAVOURS="armmp armmp-lpae"
+refresh=no
+
+for a in "$@"; do
+    case $a in
+    --refresh) refresh=yes ;;
+    -h|--help) sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option '$a'" ;;
+    esac
+done
+
+mkdir -p "$GUEST/debs" "$GUEST/progs"
+
+apt_ready=no
+armhf_apt() {
+    if [ $apt_ready = no ]; then
+        command -v apt-get >/dev/null || die "apt-get is needed to fetch the Debian armhf guest packages"
+        apt_private_init "$BUILD/apt-armhf" armhf || die "cannot set up private armhf apt state"
+        note "guest: updating the private armhf package lists"
+        if ! apt_private apt-get -q update > "$BUILD/apt-armhf/update.log" 2>&1; then
+            warn "apt-get update (armhf) reported errors, see build/apt-armhf/update.log; using the indexes it got"
+        fi
+        apt_ready=yes
+    fi
+    apt_private "$@"
+}
+
+# Download a binary package (armhf) into build/guest/debs, once.
+fetch_deb() {
+    local pkg=$1 f
+    f=$(find "$GUEST/debs" -maxdepth 1 -name "${pkg}_*_armhf.deb" | sort -V | tail -n 1)
+    if [ -n "$f" ] && [ $refresh = no ]; then
+        echo "$f"
+        return
+    fi
+    (cd "$GUEST/debs" && armhf_apt apt-get -q download "$pkg" > "$GUEST/debs/$pkg.log" 2>&1) ||
+        { cat "$GUEST/debs/$pkg.log" >&2; die "apt-get download $pkg (armhf) failed"; }
+    f=$(find "$GUEST/debs" -maxdepth 1 -name "${pkg}_*_armhf.deb" | sort -V | tail -n 1)
+    [ -n "$f" ] || die "apt-get download $pkg left no .deb"
+    echo "$f"
+}
+
+# ---- kernels ---------------------------------------------------------
+for fl in $FLAVOURS; do
+    if [ -f "$GUEST/vmlinuz-$fl" ] && [ $refresh = no ]; then
+        continue
+    fi
+    pkg=$(armhf_apt apt-cache depends "linux-image-$fl" 2>/dev/null |
+          sed -n "s/^ *Depends: \(linux-image-[0-9].*-$fl\)$/\1/p" | head -n 1)
+    [ -n "$pkg" ] || die "cannot resolve linux-image-$fl to a kernel package (armhf)"
+    note "guest: $fl kernel is $pkg"
+    deb=$(fetch_deb "$pkg")
+    tmp=$(mktemp -d)
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" ./boot
+    vmlinuz=$(find "$tmp/boot" -name 'vmlinuz-*' | head -n 1)
+    [ -n "$vmlinuz" ] || die "$deb has no /boot/vmlinuz-*"
+    cp "$vmlinuz" "$GUEST/vmlinuz-$fl.new"
+    cp "$tmp"/boot/config-* "$GUEST/config-$fl"
+    echo "$pkg $(dpkg-deb -f "$deb" Version)" > "$GUEST/kernel-$fl.txt"
+    mv "$GUEST/vmlinuz-$fl.new" "$GUEST/vmlinuz-$fl"
+    rm -rf "$tmp"
+done
+
+# ---- busybox ---------------------------------------------------------
+if [ ! -x "$GUEST/busybox" ] || [ $refresh = yes ]; then
+    deb=$(fetch_deb busybox-static)
+    tmp=$(mktemp -d)
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" ./bin/busybox
+    mv "$tmp/bin/busybox" "$GUEST/busybox"
+    rm -rf "$tmp"
+fi
+
+# ---- our guest programs ----------------------------------------------
+command -v "${CROSS}gcc" >/dev/null ||
+    die "${CROSS}gcc not found; install with: apt-get install gcc-arm-linux-gnueabihf (or run scripts/install-deps.sh)"
+CFLAGS="-O2 -g0 -Wall -Wextra -Werror -Wno-unused-parameter -static -march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard"
+progs=()
+names=()
+for c in "$SRCDIR"/tests/guest/progs/*.c; do
+    n=$(basename "$c" .c)
+    out=$GUEST/progs/$n
+    if [ ! -x "$out" ] || [ "$c" -nt "$out" ] || [ "$0" -nt "$out" ]; then
+        # shellcheck disable=SC2086
+        "${CROSS}gcc" $CFLAGS -o "$out.tmp" "$c" -lpthread
+        mv "$out.tmp" "$out"
+    fi
+    progs+=("file:tests/$n=$out:755")
+    names+=("$n")
+done
+
+# ---- initramfs -------------------------------------------------------
+python3 "$SRCDIR/tests/guest/mkcpio.py" "$GUEST/initramfs.cpio.gz.new" \
+    dir:proc dir:sys dir:dev dir:tmp dir:root dir:etc dir:sbin dir:usr/bin dir:usr/sbin \
+    cdev:dev/console=5,1 cdev:dev/null=1,3 \
+    "file:bin/busybox=$GUEST/busybox:755" link:bin/sh=busybox \
+    "file:init=$SRCDIR/tests/guest/init:755" \
+    "${progs[@]}"
+if cmp -s "$GUEST/initramfs.cpio.gz.new" "$GUEST/initramfs.cpio.gz"; then
+    rm -f "$GUEST/initramfs.cpio.gz.new"
+else
+    mv "$GUEST/initramfs.cpio.gz.new" "$GUEST/initramfs.cpio.gz"
+fi
+for fl in $FLAVOURS; do
+    note "guest: build/guest/vmlinuz-$fl ($(cat "$GUEST/kernel-$fl.txt"))"
+done
+note "guest: build/guest/initramfs.cpio.gz ($(du -k "$GUEST/initramfs.cpio.gz" | cut -f1) KiB, tests: ${names[*]})"

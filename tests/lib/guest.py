@@ -1,0 +1,130 @@
+# Boot a qemu-espt guest and read what its /init reports.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+import os
+import re
+import subprocess
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "build")
+GUEST = os.path.join(BUILD, "guest")
+QEMU = os.path.join(ROOT, "qemu-system-arm")
+QEMU_USER = os.path.join(ROOT, "qemu-arm")
+KERNELS = ("armmp", "armmp-lpae")
+
+
+def kernel_path(flavour):
+    return os.path.join(GUEST, "vmlinuz-" + flavour)
+
+
+def kernel_version(flavour):
+    try:
+        with open(os.path.join(GUEST, "kernel-%s.txt" % flavour)) as f:
+            return f.read().strip()
+    except OSError:
+        return "?"
+
+
+class BootResult:
+    """What one boot did: per-test results and the whole console log."""
+
+    def __init__(self):
+        self.log = ""
+        self.rc = None
+        self.timed_out = False
+        self.wall = 0.0
+        self.init_uptime = None      # guest seconds from kernel start to /init
+        self.results = {}            # name -> (PASS|FAIL, rc, guest seconds)
+        self.outputs = {}            # name -> output lines of that test
+        self.done = False
+        self.problems = []
+
+    @property
+    def ok(self):
+        return not self.problems
+
+    def output(self, name):
+        return "\n".join(self.outputs.get(name, []))
+
+
+PANIC_RE = re.compile(r"Kernel panic|Internal error: Oops|BUG: |Unable to handle kernel")
+
+
+def boot(flavour="armmp", tests=(), smp=1, mem=1024, timeout=300,
+         extra_qemu=(), extra_append="", test_args=None, log_path=None,
+         qemu=QEMU, initrd=None):
+    """Boot a Debian armhf kernel with our initramfs, run `tests`, and
+    return a BootResult.  A timeout, a panic, a missing result or a
+    non-zero QEMU exit all end up in BootResult.problems."""
+    initrd = initrd or os.path.join(GUEST, "initramfs.cpio.gz")
+    append = "console=ttyAMA0 panic=-1 norandmaps quiet loglevel=3"
+    if tests:
+        append += " espt.tests=" + ",".join(tests)
+    for name, args in (test_args or {}).items():
+        append += " espt.args.%s=%s" % (name, ":".join(str(a) for a in args))
+    if extra_append:
+        append += " " + extra_append
+    cmd = [qemu, "-M", "virt", "-m", str(mem), "-smp", str(smp),
+           "-kernel", kernel_path(flavour), "-initrd", initrd,
+           "-append", append, "-nographic", "-no-reboot",
+           "-monitor", "none", "-serial", "stdio"] + list(extra_qemu)
+    r = BootResult()
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=timeout)
+        r.rc = p.returncode
+        r.log = p.stdout.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired as e:
+        r.timed_out = True
+        r.log = (e.stdout or b"").decode("utf-8", "replace")
+    r.wall = time.monotonic() - t0
+    r.log = r.log.replace("\r\n", "\n")
+    if log_path:
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        with open(log_path, "w") as f:
+            f.write("# %s\n" % " ".join(cmd))
+            f.write(r.log)
+    _parse(r, tests)
+    return r
+
+
+def _parse(r, tests):
+    current = None
+    for line in r.log.split("\n"):
+        line = line.rstrip()
+        m = re.match(r"ESPT-INIT uptime=([\d.]+)", line)
+        if m:
+            r.init_uptime = float(m.group(1))
+            continue
+        m = re.match(r"ESPT-BEGIN (\S+)", line)
+        if m:
+            current = m.group(1)
+            r.outputs[current] = []
+            continue
+        m = re.match(r"ESPT-RESULT (\S+) (PASS|FAIL) rc=(\d+) time=([\d.]+)", line)
+        if m:
+            r.results[m.group(1)] = (m.group(2), int(m.group(3)), float(m.group(4)))
+            current = None
+            continue
+        if line == "ESPT-DONE":
+            r.done = True
+            continue
+        if current is not None:
+            r.outputs[current].append(line)
+    if r.timed_out:
+        r.problems.append("timed out")
+    if PANIC_RE.search(r.log):
+        r.problems.append("kernel panic/oops on the console")
+    if r.init_uptime is None:
+        r.problems.append("never reached /init")
+    for t in tests:
+        if t not in r.results:
+            r.problems.append("no result from test %s" % t)
+        elif r.results[t][0] != "PASS":
+            r.problems.append("test %s failed (rc=%d)" % (t, r.results[t][1]))
+    if r.init_uptime is not None and not r.done and not r.timed_out:
+        r.problems.append("init did not finish")
+    if not r.timed_out and r.rc != 0:
+        r.problems.append("qemu exited with status %s" % r.rc)

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+# Run qemu-espt's tests; `make check` calls this.
+#
+#   tests/run.py [-k PATTERN]... [--list]
+#
+# Ends with a summary line "N passed, N failed[, N skipped]"; exits
+# non-zero if anything failed.  Logs go to build/tests/.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+import argparse
+import fnmatch
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+import test_configure  # noqa: E402,F401
+import test_boot  # noqa: E402,F401
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("-k", action="append", default=[],
+                    help="run only tests whose name matches this glob")
+    ap.add_argument("--list", action="store_true", help="list the tests")
+    args = ap.parse_args()
+
+    tests = [t for t in harness.TESTS
+             if not args.k or any(fnmatch.fnmatch(t[0], "*%s*" % k) for k in args.k)]
+    if args.list:
+        for name, _, _ in tests:
+            print(name)
+        return 0
+    counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
+    failed = []
+    t_all = time.monotonic()
+    for i, (name, fn, _) in enumerate(tests, 1):
+        print("[%d/%d] %s ..." % (i, len(tests), name), flush=True)
+        t0 = time.monotonic()
+        status, msg = harness.run_one(fn)
+        counts[status] += 1
+        line = "%s %s (%.1fs)" % (status, name, time.monotonic() - t0)
+        if msg:
+            line += ": " + msg.strip().replace("\n", "\n    ")
+        print(line, flush=True)
+        if status == "FAIL":
+            failed.append(name)
+    print()
+    print("ran %d tests in %.0fs" % (len(tests), time.monotonic() - t_all))
+    for name in failed:
+        print("FAILED: " + name)
+    summary = "%d passed, %d failed" % (counts["PASS"], counts["FAIL"])
+    if counts["SKIP"]:
+        summary += ", %d skipped" % counts["SKIP"]
+    print(summary)
+    return 1 if counts["FAIL"] or not tests else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

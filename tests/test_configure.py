@@ -1,0 +1,230 @@
+# configure's error paths and the patch-queue workflow.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+import glob
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+from harness import test, check, Skip
+from guest import ROOT, BUILD
+
+PINNED_SHA = "91aca71520040edc40b8d437aa3004dae614f58e286cf653ee8996c07af2962f"
+
+
+def configure(args, cwd=ROOT, env=None):
+    p = subprocess.run([os.path.join(cwd, "configure")] + list(args), cwd=cwd,
+                       env=env, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+def expect_error(args, pattern, **kw):
+    rc, out, err = configure(args, **kw)
+    check(rc != 0, "configure %s succeeded, expected an error" % " ".join(args))
+    lines = [ln for ln in err.strip().split("\n") if ln.startswith("error:")]
+    check(len(lines) == 1, "expected one 'error:' line, stderr was:\n" + err)
+    check(re.search(pattern, lines[0]),
+          "error line %r does not match %r" % (lines[0], pattern))
+
+
+def source_package():
+    """The Debian source package configure used (cached in build/upstream)."""
+    dsc = sorted(glob.glob(os.path.join(BUILD, "upstream", "qemu_*.dsc")))
+    if not dsc:
+        raise Skip("no cached Debian source package in build/upstream "
+                   "(configured with --qemu-source?)")
+    return dsc[-1]
+
+
+@test("configure/unknown-option")
+def _():
+    expect_error(["--frobnicate"], r"unknown option '--frobnicate'")
+
+
+@test("configure/help")
+def _():
+    rc, out, _ = configure(["--help"])
+    check(rc == 0 and "--qemu-source=PATH" in out, "--help does not document --qemu-source")
+
+
+@test("configure/bad-sha256-syntax")
+def _():
+    expect_error(["--qemu-sha256=xyz"], r"64 hex digits")
+
+
+@test("configure/source-missing")
+def _():
+    expect_error(["--qemu-source=/nonexistent/qemu.tar.xz"], r"does not exist")
+
+
+@test("configure/source-not-qemu")
+def _():
+    with tempfile.TemporaryDirectory() as d:
+        expect_error(["--qemu-source=" + d], r"neither a QEMU source tree")
+
+
+@test("configure/tarball-checksum")
+def _():
+    with tempfile.TemporaryDirectory() as d:
+        tb = os.path.join(d, "qemu-7.2.0.tar.xz")
+        with open(tb, "wb") as f:
+            f.write(b"not really a tarball\n")
+        expect_error(["--qemu-source=" + tb], r"no known checksum for qemu-7\.2\.0\.tar\.xz")
+        expect_error(["--qemu-source=" + tb, "--qemu-sha256=" + "0" * 64],
+                     r"checksum mismatch for qemu-7\.2\.0\.tar\.xz")
+        # Named like the pinned tarball: the pinned checksum applies.
+        pinned = os.path.join(d, "qemu_7.2+dfsg.orig.tar.xz")
+        os.rename(tb, pinned)
+        expect_error(["--qemu-source=" + pinned],
+                     r"checksum mismatch .* expected " + PINNED_SHA)
+
+
+@test("configure/dsc-checksum")
+def _():
+    dsc = source_package()
+    with tempfile.TemporaryDirectory() as d:
+        for f in glob.glob(os.path.join(os.path.dirname(dsc), "qemu_*")):
+            if not f.endswith(".orig.tar.xz"):
+                shutil.copy(f, d)
+        orig = os.path.join(d, "qemu_7.2+dfsg.orig.tar.xz")
+        with open(orig, "wb") as f:
+            f.write(b"tampered\n")
+        copy = os.path.join(d, os.path.basename(dsc))
+        # The .dsc still has the real checksum: mismatch against the .dsc.
+        expect_error(["--qemu-source=" + copy],
+                     r"checksum mismatch for qemu_7\.2\+dfsg\.orig\.tar\.xz")
+        # A .dsc rewritten to match the tampered file: the pin catches it.
+        sha = subprocess.run(["sha256sum", orig], stdout=subprocess.PIPE,
+                             check=True).stdout.split()[0].decode()
+        text = open(copy).read()
+        text = re.sub(r"(?m)^ [0-9a-f]{64} (\d+) qemu_7\.2\+dfsg\.orig\.tar\.xz$",
+                      " %s 9 qemu_7.2+dfsg.orig.tar.xz" % sha, text)
+        open(copy, "w").write(text)
+        expect_error(["--qemu-source=" + copy], r"expected " + PINNED_SHA)
+
+
+@test("configure/missing-tool")
+def _():
+    with tempfile.TemporaryDirectory() as d:
+        for bindir in ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin"):
+            for n in os.listdir(bindir) if os.path.isdir(bindir) else []:
+                if n == "meson" or os.path.lexists(os.path.join(d, n)):
+                    continue
+                os.symlink(os.path.join(bindir, n), os.path.join(d, n))
+        env = dict(os.environ, PATH=d)
+        expect_error([], r"missing meson; install with: apt-get install meson", env=env)
+
+
+def copy_checkout(dst):
+    """Our files (tracked and new, not ignored) into dst."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"],
+                           cwd=ROOT, stdout=subprocess.PIPE, check=True).stdout
+    for f in files.decode().split("\0"):
+        if not f or not os.path.exists(os.path.join(ROOT, f)):
+            continue
+        os.makedirs(os.path.join(dst, os.path.dirname(f)), exist_ok=True)
+        shutil.copy2(os.path.join(ROOT, f), os.path.join(dst, f))
+
+
+def git(tree, *args):
+    return subprocess.run(["git", "-C", tree] + list(args), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, check=True).stdout.decode()
+
+
+def series(root):
+    with open(os.path.join(root, "patches", "series")) as f:
+        return [ln.strip() for ln in f if ln.strip() and not ln.startswith("#")]
+
+
+@test("configure/patch-queue")
+def _():
+    """A fresh copy assembles; pq export round-trips patches/ byte for byte;
+    a new commit becomes a new patch; going back to the old series drops it;
+    a patch that does not apply is named."""
+    dsc = source_package()
+    with tempfile.TemporaryDirectory() as d:
+        copy_checkout(d)
+        src = ["--qemu-source=" + dsc, "--assemble-only"]
+        rc, out, err = configure(src, cwd=d)
+        check(rc == 0, "assembling a fresh copy failed:\n" + err)
+        tree = os.path.join(d, "build", "src")
+        subjects = git(tree, "log", "--format=%s", "--reverse", "upstream..espt").split("\n")[:-1]
+        check(len(subjects) == len(series(ROOT)),
+              "%d commits for %d patches" % (len(subjects), len(series(ROOT))))
+        check("stable v7.2.1..v7.2.22" in git(tree, "log", "-1", "--format=%s", "upstream"),
+              "base commit does not record the Debian stable series")
+        # Our own files are linked in, and our meson.build is hooked up.
+        check(os.path.islink(os.path.join(tree, "qemu-espt", "meson.build")),
+              "qemu-espt/meson.build not linked")
+        check("subdir('qemu-espt')" in open(os.path.join(tree, "meson.build")).read(),
+              "no subdir('qemu-espt') hook in the assembled meson.build")
+
+        # Round trip.
+        p = subprocess.run([os.path.join(d, "scripts", "pq"), "export"], cwd=d,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        check(p.returncode == 0, "pq export failed: " + p.stdout.decode())
+        check(series(d) == series(ROOT), "pq export changed the series")
+        for n in series(ROOT):
+            a = open(os.path.join(ROOT, "patches", n), "rb").read()
+            b = open(os.path.join(d, "patches", n), "rb").read()
+            check(a == b, "pq export changed " + n)
+
+        # Edit an upstream file, commit, export: a new patch.
+        readme = os.path.join(tree, "README.rst")
+        with open(readme, "a") as f:
+            f.write("\npatch-queue test line\n")
+        git(tree, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-a",
+            "-m", "test: a patch-queue edit")
+        rc, out, err = configure(src, cwd=d)
+        check(rc == 0, "configure with an unexported commit failed: " + err)
+        p = subprocess.run([os.path.join(d, "scripts", "pq"), "export"], cwd=d,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        check(p.returncode == 0 and len(series(d)) == len(series(ROOT)) + 1,
+              "export did not add a patch: " + p.stdout.decode())
+        check(series(d)[-1].endswith("test-a-patch-queue-edit.patch"),
+              "unexpected new patch name " + series(d)[-1])
+
+        # Back to the original series: the edit disappears.
+        shutil.copy(os.path.join(ROOT, "patches", "series"), os.path.join(d, "patches", "series"))
+        rc, out, err = configure(src, cwd=d)
+        check(rc == 0, "re-applying the old series failed: " + err)
+        check("patch-queue test line" not in open(readme).read(),
+              "dropped patch still applied")
+
+        # Unexported work is protected.
+        with open(readme, "a") as f:
+            f.write("uncommitted\n")
+        git(tree, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-a", "-m", "x")
+        shutil.copy(os.path.join(ROOT, "patches", series(ROOT)[-1]),
+                    os.path.join(d, "patches", "0099-dup.patch"))
+        with open(os.path.join(d, "patches", "series"), "a") as f:
+            f.write("0099-dup.patch\n")
+        expect_error(src, r"not in patches/", cwd=d)
+
+        # A patch that does not apply is named.
+        with open(os.path.join(d, "patches", "0099-dup.patch"), "w") as f:
+            f.write(BROKEN_PATCH)
+        expect_error(src + ["--force"], r"patch patches/0099-dup\.patch does not apply", cwd=d)
+
+
+BROKEN_PATCH = """From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
+From: test <t@t>
+Date: Thu, 1 Jan 2026 00:00:00 +0000
+Subject: [PATCH] broken
+
+---
+ VERSION | 2 +-
+ 1 file changed, 1 insertion(+), 1 deletion(-)
+
+diff --git a/VERSION b/VERSION
+--- a/VERSION
++++ b/VERSION
+@@ -1 +1 @@
+-6.0.0
++6.0.1
+--
+2.39.5
+"""
