@@ -44,7 +44,7 @@ def boot_test(flavour, smp):
         check(m and int(m.group(1)) == smp, "guest sees %s CPUs, expected %d"
               % (m and m.group(1), smp))
         print("    kernel-to-init %.2fs guest, boot+test %.1fs wall"
-              % (r.init_uptime, r.wall))
+              % (r.init_uptime, r.wall), flush=True)
     test(name)(run)
 
 

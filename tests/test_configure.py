@@ -33,9 +33,23 @@ def expect_error(args, pattern, **kw):
 def source_package():
     """The Debian source package configure used (cached in build/upstream)."""
     dsc = sorted(glob.glob(os.path.join(BUILD, "upstream", "qemu_*.dsc")))
+    if dsc:
+        return dsc[-1]
+    # Configured with --qemu-source: use it if it is a Debian source package.
+    try:
+        text = open(os.path.join(BUILD, "config.mk")).read()
+    except OSError:
+        text = ""
+    m = re.search(r"--qemu-source=(\S+)", text)
+    if m:
+        src = m.group(1)
+        if os.path.isdir(src):
+            dsc = sorted(glob.glob(os.path.join(src, "qemu_*.dsc")))
+        elif src.endswith(".dsc"):
+            dsc = [src]
     if not dsc:
-        raise Skip("no cached Debian source package in build/upstream "
-                   "(configured with --qemu-source?)")
+        raise Skip("configured without a Debian source package (--qemu-source is "
+                   "a tarball or tree), so there is none to test with")
     return dsc[-1]
 
 

@@ -272,7 +272,7 @@ apply_series() {
     for p in $(series_files); do
         if ! git_q -C "$TREE" am -q --keep-cr "$p" > "$BUILD/am.log" 2>&1; then
             git -C "$TREE" am --abort >/dev/null 2>&1 || true
-            cat "$BUILD/am.log" >&2
+            sed -n 's/^error: /  git am: /p' "$BUILD/am.log" >&2
             die "patch patches/$(basename "$p") does not apply to $UPSTREAM_BASE"
         fi
     done
