@@ -22,6 +22,11 @@ note() { echo "  [espt] $*"; }
 warn() { echo "warning: $*" >&2; }
 die() { echo "error: $*" >&2; exit 1; }
 
+# Never fail silently: an unexpected command failure under 'set -e' names
+# itself (our own checks use die, which exits before this trap runs).
+set -o errtrace
+trap 'rc=$?; echo "error: internal: \"$BASH_COMMAND\" failed (status $rc) at ${BASH_SOURCE[0]##*/}:$LINENO" >&2; exit $rc' ERR
+
 git_q() { git -c user.name=qemu-espt -c user.email=qemu-espt@localhost \
               -c core.autocrlf=false -c gc.auto=0 -c advice.detachedHead=false "$@"; }
 
@@ -103,7 +108,7 @@ upstream_fetch() {
 # cached in build/upstream/.
 upstream_fetch_debian() {
     local cache=$BUILD/upstream dsc ver
-    dsc=$(find "$cache" -maxdepth 1 -name 'qemu_*.dsc' 2>/dev/null | sort | tail -n 1)
+    dsc=$( (find "$cache" -maxdepth 1 -name 'qemu_*.dsc' 2>/dev/null || true) | sort | tail -n 1)
     if [ -n "$dsc" ]; then
         note "upstream: using cached $(basename "$dsc") (rm -rf build/upstream to refetch)"
         UPSTREAM_PATH=$dsc
