@@ -173,7 +173,7 @@ static void test_fork_cow(void)
           "read from child");
     CHECK(waitpid(pid, &status, 0) == pid, "waitpid");
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0 && child_bad == 0,
-          "child saw %u bad words, status %#x", child_bad, status);
+          "child saw %u bad words, status 0x%x", child_bad, status);
     close(pipefd[0]);
     close(pipefd[1]);
     munmap(buf, len);
@@ -181,8 +181,9 @@ static void test_fork_cow(void)
 }
 
 static sigjmp_buf fault_jmp;
+/* Written by the signal handler, read after siglongjmp: must be volatile. */
 static volatile void *fault_addr;
-static volatile int fault_code, fault_sig;
+static volatile int fault_code, fault_sig;  /* set by on_fault() */
 
 static void on_fault(int sig, siginfo_t *si, void *uc)
 {
@@ -230,7 +231,8 @@ static void test_segv(void)
     CHECK(!try_access(ro + 5, 1), "write to a writable page faulted");
     /* Read-only page: reading works, writing faults with SEGV_ACCERR. */
     CHECK(!try_access(ro + page + 3, 0), "read of read-only page faulted");
-    CHECK(try_access(ro + page + 123, 1), "write to read-only page did not fault");
+    CHECK(try_access(ro + page + 123, 1),
+          "write to read-only page did not fault");
     CHECK(fault_sig == SIGSEGV && fault_addr == ro + page + 123 &&
           fault_code == SEGV_ACCERR,
           "ro write: sig %d addr %p (want %p) code %d", fault_sig,
@@ -286,7 +288,8 @@ static void test_shared_file(void)
     /* And the other way: write() shows through the mapping. */
     memset(buf, 0xa5, page);
     CHECK(pwrite(fd, buf, page, 3 * page) == page, "pwrite");
-    CHECK((unsigned char)m[3 * page + 17] == 0xa5, "pwrite not visible in mapping");
+    CHECK((unsigned char)m[3 * page + 17] == 0xa5,
+          "pwrite not visible in mapping");
     mix(m[3 * page + 17]);
     munmap(m, len);
     free(buf);

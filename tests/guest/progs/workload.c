@@ -34,7 +34,7 @@ static double now(void)
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
+    return ts.tv_sec + ts.tv_nsec / 1000000000.0;
 }
 
 static uint32_t chase(int scale)
@@ -162,24 +162,27 @@ static uint32_t matching(int scale)
     return sum;
 }
 
+static void phase(const char *name, uint32_t (*fn)(int), int scale)
+{
+    double t = now();
+    uint32_t c = fn(scale);
+
+    printf("workload: %-8s checksum %08x time %.3f\n", name, c, now() - t);
+}
+
 int main(int argc, char **argv)
 {
     int scale = argc > 1 ? atoi(argv[1]) : 1;
-    double t0 = now(), t;
-    uint32_t c;
+    double t0 = now();
 
     if (scale < 1) {
         fprintf(stderr, "usage: workload [SCALE>=1]\n");
         return 2;
     }
-#define PHASE(name, fn)                                                 \
-    t = now();                                                          \
-    c = fn(scale);                                                      \
-    printf("workload: %-8s checksum %08x time %.3f\n", name, c, now() - t)
-    PHASE("chase", chase);
-    PHASE("hashtab", hashtab);
-    PHASE("sort", sorting);
-    PHASE("match", matching);
+    phase("chase", chase, scale);
+    phase("hashtab", hashtab, scale);
+    phase("sort", sorting, scale);
+    phase("match", matching, scale);
     printf("workload: total time %.3f\n", now() - t0);
     return 0;
 }
