@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-# Write a gzip-compressed "newc" cpio archive for a Linux initramfs.
+# Write a "newc" cpio archive for a Linux initramfs, gzip-compressed when
+# its name ends in .gz.
 #
 # Deterministic (fixed mtimes, uid/gid 0, sorted entries) and needs no
 # root: device nodes are described, not copied.
@@ -83,9 +84,10 @@ def main():
         else:
             sys.exit("mkcpio: bad spec %r" % spec)
 
+    gz = out.endswith(".gz") or out.endswith(".gz.new")
     with open(out + ".tmp", "wb") as raw:
-        with gzip.GzipFile(fileobj=raw, mode="wb", mtime=0,
-                           compresslevel=6) as z:
+        with (gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=6)
+              if gz else raw) as z:
             ino = 1
             for path in sorted(entries):
                 mode, data, rdev = entries[path]
