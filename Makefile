@@ -4,6 +4,7 @@
 #   make guest      fetch Debian armhf kernels, build the test initramfs
 #   make check      build everything and run every test
 #   make demo       the main job: boot the default guest and run a workload
+#   make bench      benchmarks: softmmu vs ESPT vs user mode (BENCHFLAGS=...)
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -17,12 +18,12 @@ PYTHON ?= python3
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 
-.PHONY: all build guest check check-quick demo bench clean distclean help
+.PHONY: all build guest bench-image bench check demo clean distclean help
 
 all: build
 
 help:
-	@sed -n '3,8p' Makefile
+	@sed -n '3,9p' Makefile
 
 # configure is cheap when nothing changed: it re-verifies the base, re-applies
 # patches/ only if they changed, relinks our files, and re-runs upstream
@@ -45,7 +46,13 @@ build:
 guest:
 	tests/guest/build.sh
 
-check: build guest
+bench-image: guest
+	tests/bench/build.sh
+
+bench: build bench-image
+	$(PYTHON) scripts/bench.py $(BENCHFLAGS)
+
+check: build guest bench-image
 	$(PYTHON) tests/run.py $(TESTFLAGS)
 
 demo: build guest

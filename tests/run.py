@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import test_configure  # noqa: E402,F401
 import test_boot  # noqa: E402,F401
+import test_bench  # noqa: E402,F401
 
 
 def main():

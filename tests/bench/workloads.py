@@ -53,9 +53,9 @@ def _all(scale):
         Step([CC1, "-fpreprocessed", "-quiet", "-O1", IN + "/huffman.i", "-o", "out.01"], stdout=False),
     ], doc="gcc 12 cc1 -O2 on two of bzip2's sources (preprocessed)"))
     W.append(Workload("gnugo", "compute", [
-        Step(["/usr/games/gnugo", "--mode", "gtp", "--gtp-input",
+        Step(["/usr/games/gnugo", "--seed", "1", "--mode", "gtp", "--gtp-input",
               IN + ("/gnugo.gtp" if full else "/gnugo-small.gtp")]),
-    ], doc="gnugo level 8 plays itself on 13x13 (GTP)"))
+    ], doc="gnugo level 8 plays itself on 13x13 (GTP, fixed random seed)"))
     W.append(Workload("sjeng", "compute", [
         Step([BIN + "/drive", IN + ("/sjeng.drive" if full else "/sjeng-small.drive"),
               "/usr/games/sjeng"],

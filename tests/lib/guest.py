@@ -3,6 +3,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 import os
 import re
+import selectors
 import subprocess
 import time
 
@@ -53,10 +54,11 @@ PANIC_RE = re.compile(r"Kernel panic|Internal error: Oops|BUG: |Unable to handle
 
 def boot(flavour="armmp", tests=(), smp=1, mem=1024, timeout=300,
          extra_qemu=(), extra_append="", test_args=None, log_path=None,
-         qemu=QEMU, initrd=None):
+         qemu=QEMU, initrd=None, on_line=None):
     """Boot a Debian armhf kernel with our initramfs, run `tests`, and
     return a BootResult.  A timeout, a panic, a missing result or a
-    non-zero QEMU exit all end up in BootResult.problems."""
+    non-zero QEMU exit all end up in BootResult.problems.  on_line(line,
+    pid) is called for every console line as it arrives."""
     initrd = initrd or os.path.join(GUEST, "initramfs.cpio.gz")
     append = "console=ttyAMA0 panic=-1 norandmaps quiet loglevel=3"
     if tests:
@@ -71,14 +73,35 @@ def boot(flavour="armmp", tests=(), smp=1, mem=1024, timeout=300,
            "-monitor", "none", "-serial", "stdio"] + list(extra_qemu)
     r = BootResult()
     t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    chunks, pending = [], b""
+    sel = selectors.DefaultSelector()
+    sel.register(p.stdout, selectors.EVENT_READ)
     try:
-        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.STDOUT, timeout=timeout)
-        r.rc = p.returncode
-        r.log = p.stdout.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired as e:
-        r.timed_out = True
-        r.log = (e.stdout or b"").decode("utf-8", "replace")
+        while True:
+            left = t0 + timeout - time.monotonic()
+            if left <= 0:
+                r.timed_out = True
+                break
+            if not sel.select(timeout=min(left, 1.0)):
+                continue
+            data = os.read(p.stdout.fileno(), 65536)
+            if not data:
+                break
+            chunks.append(data)
+            if on_line:
+                pending += data
+                *lines, pending = pending.split(b"\n")
+                for ln in lines:
+                    on_line(ln.decode("utf-8", "replace").rstrip("\r"), p.pid)
+    finally:
+        if r.timed_out:
+            p.kill()
+        r.rc = p.wait()
+        sel.close()
+        p.stdout.close()
+    r.log = b"".join(chunks).decode("utf-8", "replace")
     r.wall = time.monotonic() - t0
     r.log = r.log.replace("\r\n", "\n")
     if log_path:
@@ -126,5 +149,5 @@ def _parse(r, tests):
             r.problems.append("test %s failed (rc=%d)" % (t, r.results[t][1]))
     if r.init_uptime is not None and not r.done and not r.timed_out:
         r.problems.append("init did not finish")
-    if not r.timed_out and r.rc != 0:
+    if not r.timed_out and r.rc != 0 and r.rc is not None:
         r.problems.append("qemu exited with status %s" % r.rc)

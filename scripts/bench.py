@@ -1,0 +1,475 @@
+#!/usr/bin/env python3
+# qemu-espt benchmarks: the same Debian armhf binaries and inputs under
+#   softmmu  qemu-system-arm (espt=off when the build has ESPT)
+#   espt     qemu-system-arm -accel tcg,espt=on (when the build has it)
+#   user     qemu-arm user mode, no software MMU at all: the ceiling
+# interleaved (rep 1: softmmu, espt, user; rep 2: ...), repeated, and
+# reported as medians of guest-measured time plus host CPU time.
+#
+# A benchmark, not a test: it never fails on timing.  It does fail when a
+# workload fails or when a workload's output checksum differs between
+# runs or modes (a fast wrong answer is a failure).
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+import argparse
+import datetime
+import hashlib
+import json
+import math
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "bench"))
+import guest  # noqa: E402
+import workloads as wl  # noqa: E402
+
+BENCH = os.path.join(guest.BUILD, "bench")
+ROOTFS = os.path.join(BENCH, "rootfs")
+IMAGE = os.path.join(BENCH, "bench.cpio")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+MODES = ("softmmu", "espt", "user")
+
+
+def need_matplotlib():
+    try:
+        import matplotlib  # noqa: F401
+        return
+    except ImportError:
+        pass
+    sysp = "/usr/bin/python3"
+    if os.path.exists(sysp) and os.path.realpath(sys.executable) != os.path.realpath(sysp) \
+            and not os.environ.get("ESPT_BENCH_REEXEC"):
+        os.environ["ESPT_BENCH_REEXEC"] = "1"
+        os.execv(sysp, [sysp] + sys.argv)
+    sys.exit("error: matplotlib is missing (Debian package python3-matplotlib; "
+             "scripts/install-deps.sh installs it)")
+
+
+def has_espt():
+    """Does this qemu-system-arm know -accel tcg,espt=?  An unknown
+    property and a bad value for a known one fail differently."""
+    p = subprocess.run([guest.QEMU, "-M", "none", "-display", "none",
+                        "-accel", "tcg,espt=probe"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=60)
+    return b"espt" in p.stdout and b"not found" not in p.stdout
+
+
+def cpu_seconds(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------
+# System mode: one boot runs every selected workload.
+# ---------------------------------------------------------------------
+def run_system(mode, kernel, smp, names, scale, log, progress):
+    extra = []
+    if mode == "espt":
+        extra = ["-accel", "tcg,espt=on"]
+    elif ESPT_AVAILABLE:
+        extra = ["-accel", "tcg,espt=off"]
+    tests = [n if scale == "full" else n + "-tiny" for n in names]
+    cpu = {}
+
+    def on_line(line, pid):
+        m = re.match(r"ESPT-(BEGIN|RESULT) (\S+)", line)
+        if m:
+            cpu.setdefault(m.group(2), {})[m.group(1)] = cpu_seconds(pid)
+            if m.group(1) == "RESULT":
+                f = line.split()
+                progress(m.group(2).replace("-tiny", ""),
+                         ("ok %ss" % f[4][5:]) if f[2] == "PASS" else "FAIL")
+
+    r = guest.boot(kernel, tests=tests, smp=smp, mem=1024, initrd=IMAGE,
+                   extra_qemu=extra, log_path=log, on_line=on_line,
+                   timeout=120 + 90 * len(tests))
+    out = {}
+    for n, t in zip(names, tests):
+        res = r.results.get(t)
+        text = r.output(t)
+        tm = re.search(r"^BENCH-TIME ([\d.]+)", text, re.M)
+        cs = re.search(r"^BENCH-SUM ([0-9a-f]+)", text, re.M)
+        c = cpu.get(t, {})
+        host = (c["RESULT"] - c["BEGIN"]) if c.get("RESULT") is not None \
+            and c.get("BEGIN") is not None else None
+        ok = bool(res and res[0] == "PASS" and tm and cs)
+        out[n] = {"ok": ok, "guest_s": float(tm.group(1)) if tm else None,
+                  "host_cpu_s": host, "checksum": cs.group(1) if cs else None,
+                  "error": None if ok else ("; ".join(r.problems) or "no result")}
+    return out, r
+
+
+def run_boot_time(mode, kernel, smp, log):
+    extra = []
+    if mode == "espt":
+        extra = ["-accel", "tcg,espt=on"]
+    elif ESPT_AVAILABLE:
+        extra = ["-accel", "tcg,espt=off"]
+    seen = {}
+
+    def on_line(line, pid):
+        if line.startswith("ESPT-INIT") and "t" not in seen:
+            seen["t"] = time.monotonic()
+            seen["cpu"] = cpu_seconds(pid)
+
+    t0 = time.monotonic()
+    r = guest.boot(kernel, tests=(), smp=smp, mem=1024, extra_qemu=extra,
+                   log_path=log, on_line=on_line, timeout=300)
+    return {"ok": r.ok, "guest_s": r.init_uptime,
+            "host_cpu_s": seen.get("cpu"), "wall_s": (seen["t"] - t0) if "t" in seen else None,
+            "checksum": "boot", "error": None if r.ok else "; ".join(r.problems)}
+
+
+# ---------------------------------------------------------------------
+# User mode: the same steps, each one qemu-arm process.
+# ---------------------------------------------------------------------
+def drive(cmd, script, env, cwd):
+    """Host-side twin of tests/bench/progs/drive.c."""
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, env=env, cwd=cwd)
+    out = []
+    with open(ROOTFS + script) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("send "):
+                p.stdin.write(line[5:].encode() + b"\n")
+                p.stdin.flush()
+            elif line.startswith("wait "):
+                want = line[5:].encode()
+                while True:
+                    ln = p.stdout.readline()
+                    if not ln:
+                        raise RuntimeError("program ended before %r" % want)
+                    out.append(ln)
+                    if want in ln:
+                        break
+    p.stdin.close()
+    out.append(p.stdout.read())
+    return p.wait(), b"".join(out)
+
+
+def run_user(w, log):
+    qemu = [guest.QEMU_USER, "-L", ROOTFS]
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+    d = tempfile.mkdtemp(prefix="espt-bench-", dir=shm)
+    env = {"HOME": d, "LANG": "C", "LC_ALL": "C", "PATH": "/usr/bin:/bin:/usr/games"}
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    err = None
+    try:
+        for i, st in enumerate(w.steps, 1):
+            cmd = qemu + [ROOTFS + st.argv[0]] + st.argv[1:]
+            if st.drive:
+                cmd = qemu + [ROOTFS + st.argv[2]] + st.argv[3:]
+                rc, data = drive(cmd, st.drive, env, d)
+            else:
+                stdin = open(ROOTFS + st.stdin, "rb") if st.stdin else subprocess.DEVNULL
+                p = subprocess.run(cmd, stdin=stdin, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env=env, cwd=d)
+                rc, data = p.returncode, p.stdout
+                if rc:
+                    with open(log, "ab") as f:
+                        f.write(b"%s\n%s\n" % (" ".join(cmd).encode(), p.stderr))
+            if rc:
+                err = "step %d exited %d" % (i, rc)
+                break
+            if st.stdout:
+                if st.keep:
+                    rx = re.compile(st.keep.encode())
+                    data = b"".join(ln for ln in data.splitlines(True)
+                                    if rx.search(ln.rstrip(b"\n")))
+                with open(os.path.join(d, "out.%02d" % i), "wb") as f:
+                    f.write(data)
+        elapsed = time.monotonic() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        h = hashlib.md5()
+        for n in sorted(x for x in os.listdir(d) if x.startswith("out.")):
+            with open(os.path.join(d, n), "rb") as f:
+                h.update(f.read())
+        if os.environ.get("ESPT_BENCH_INJECT_MISMATCH") == w.name:
+            h.update(b"injected")        # test hook: prove mismatches are caught
+    except Exception as e:  # a crashed step is a failed workload, not a crash of ours
+        err, elapsed, r1, h = str(e), None, r0, None
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return {"ok": err is None, "guest_s": elapsed,
+            "host_cpu_s": (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime),
+            "checksum": h.hexdigest() if h and err is None else None, "error": err}
+
+
+# ---------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def geomean(xs):
+    xs = [x for x in xs if x]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+
+
+def fmt(x, unit=""):
+    return "-" if x is None else ("%.2f%s" % (x, unit))
+
+
+def summarize(runs, names, modes):
+    rows = []
+    for n in names:
+        row = {"workload": n, "group": GROUPS[n]}
+        for m in modes:
+            sel = [r for r in runs if r["workload"] == n and r["mode"] == m and r["ok"]]
+            row[m] = median([r["guest_s"] for r in sel])
+            row[m + "_cpu"] = median([r["host_cpu_s"] for r in sel])
+        s, e, u = row.get("softmmu"), row.get("espt"), row.get("user")
+        row["espt_speedup"] = s / e if s and e else None
+        row["espt_over_user"] = e / u if e and u else None
+        row["softmmu_over_user"] = s / u if s and u else None
+        rows.append(row)
+    return rows
+
+
+def table(rows, modes):
+    hdr = ["workload", "group"] + ["%s (s)" % m for m in modes] + \
+          ["ESPT speedup", "ESPT / user", "softmmu / user"] + \
+          ["%s CPU (s)" % m for m in modes]
+    lines = ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
+
+    def line(cells):
+        lines.append("| " + " | ".join(cells) + " |")
+
+    for r in rows:
+        line([r["workload"], r["group"]] + [fmt(r.get(m)) for m in modes] +
+             [fmt(r["espt_speedup"], "x"), fmt(r["espt_over_user"], "x"),
+              fmt(r["softmmu_over_user"], "x")] +
+             [fmt(r.get(m + "_cpu")) for m in modes])
+    for g in ("compute", "kernel"):
+        sel = [r for r in rows if r["group"] == g and r["workload"] != "boot"]
+        if not sel:
+            continue
+        line(["**geomean %s**" % g, g] + [fmt(geomean([r.get(m) for r in sel])) for m in modes] +
+             [fmt(geomean([r["espt_speedup"] for r in sel]), "x"),
+              fmt(geomean([r["espt_over_user"] for r in sel]), "x"),
+              fmt(geomean([r["softmmu_over_user"] for r in sel]), "x")] + ["" for _ in modes])
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows, modes, path, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [r["workload"] for r in rows]
+    fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(names) + 2), 4.8))
+    width = 0.8 / len(modes)
+    colors = {"softmmu": "#c0504d", "espt": "#4f81bd", "user": "#9bbb59"}
+    for i, m in enumerate(modes):
+        ys = [(r.get(m) / r["softmmu"]) if r.get(m) and r.get("softmmu") else 0 for r in rows]
+        ax.bar([x + (i - (len(modes) - 1) / 2) * width for x in range(len(rows))], ys,
+               width, label=m, color=colors.get(m))
+    ax.axhline(1.0, color="black", linewidth=0.6)
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels(names, rotation=30, ha="right")
+    ax.set_ylabel("guest time relative to softmmu (lower is faster)")
+    ax.set_title(title, fontsize=9)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+GROUPS = {}
+ESPT_AVAILABLE = False
+
+
+def main():
+    global ESPT_AVAILABLE
+    all_w = wl.workloads("full")
+    ap = argparse.ArgumentParser(
+        description="Run the benchmark suite: softmmu vs ESPT vs qemu-arm user mode.")
+    ap.add_argument("-w", "--workloads", default="all",
+                    help="comma-separated workloads, 'compute', 'kernel' or 'all' "
+                         "(known: %s, boot)" % ",".join(w.name for w in all_w))
+    ap.add_argument("-r", "--repeats", type=int, default=3)
+    ap.add_argument("-k", "--kernels", default="armmp", help="armmp,armmp-lpae")
+    ap.add_argument("--smp", type=int, default=1)
+    ap.add_argument("-m", "--modes", default="auto",
+                    help="comma-separated modes among softmmu,espt,user (default: all available)")
+    ap.add_argument("--tiny", action="store_true",
+                    help="tiny inputs (the make check configuration)")
+    ap.add_argument("-o", "--out", default=BENCH, help="report directory (default build/bench)")
+    args = ap.parse_args()
+    need_matplotlib()
+
+    scale = "tiny" if args.tiny else "full"
+    avail = {w.name: w for w in wl.workloads(scale)}
+    for w in all_w:
+        GROUPS[w.name] = w.group
+    GROUPS["boot"] = "kernel"
+    if args.workloads == "all":
+        names = [w.name for w in all_w] + ["boot"]
+    elif args.workloads in ("compute", "kernel"):
+        names = [w.name for w in all_w if w.group == args.workloads]
+        if args.workloads == "kernel":
+            names.append("boot")
+    else:
+        names = args.workloads.split(",")
+    bad = [n for n in names if n not in avail and n != "boot"]
+    if bad:
+        ap.error("unknown workload(s): %s" % ",".join(bad))
+    kernels = args.kernels.split(",")
+    for k in kernels:
+        if k not in guest.KERNELS:
+            ap.error("unknown kernel %s (armmp, armmp-lpae)" % k)
+    if args.repeats < 1:
+        ap.error("--repeats must be at least 1")
+
+    for f in (guest.QEMU, guest.QEMU_USER, IMAGE):
+        if not os.path.exists(f):
+            sys.exit("error: %s is missing: run 'make' and 'make bench-image' first"
+                     % os.path.relpath(f, ROOT))
+    # The guest runs the scripts baked into the image; user mode runs the
+    # definitions directly.  They must agree.
+    for w in wl.workloads(scale):
+        script = os.path.join(ROOTFS, "tests", w.name if scale == "full" else w.name + "-tiny")
+        try:
+            same = open(script).read() == wl.guest_script(w)
+        except OSError:
+            same = False
+        if not same:
+            sys.exit("error: the benchmark image is older than tests/bench/workloads.py "
+                     "(%s): run 'make bench-image'" % w.name)
+    ESPT_AVAILABLE = has_espt()
+    if args.modes == "auto":
+        modes = [m for m in MODES if m != "espt" or ESPT_AVAILABLE]
+    else:
+        modes = args.modes.split(",")
+        for m in modes:
+            if m not in MODES:
+                ap.error("unknown mode %s" % m)
+        if "espt" in modes and not ESPT_AVAILABLE:
+            sys.exit("error: this qemu-system-arm has no ESPT (-accel tcg,espt=on)")
+
+    os.makedirs(args.out, exist_ok=True)
+    logs = os.path.join(args.out, "logs")
+    os.makedirs(logs, exist_ok=True)
+    version = subprocess.run([guest.QEMU, "--version"], stdout=subprocess.PIPE).stdout.decode().split("\n")[0]
+    sys_names = [n for n in names if n != "boot"]
+    user_names = [n for n in sys_names if avail[n].user]
+    print("qemu-espt benchmarks: %s" % version)
+    print("  workloads: %s" % ", ".join(names))
+    print("  modes: %s%s; kernels: %s; -smp %d; %d repeat(s), interleaved"
+          % (", ".join(modes), "" if ESPT_AVAILABLE else " (this build has no ESPT)",
+             ", ".join(kernels), args.smp, args.repeats))
+    sys.stdout.flush()
+
+    runs = []
+    t_start = time.monotonic()
+    for rep in range(1, args.repeats + 1):
+        for mode in modes:
+            for kernel in (kernels if mode != "user" else ["-"]):
+                tag = "rep %d/%d %s%s" % (rep, args.repeats, mode,
+                                          "" if mode == "user" else " " + kernel)
+
+                def progress(n, status, tag=tag):
+                    print("  [%5.0fs] %-28s %-10s %s" % (time.monotonic() - t_start, tag, n, status),
+                          flush=True)
+
+                base = {"rep": rep, "mode": mode, "kernel": kernel, "smp": args.smp}
+                if mode == "user":
+                    for n in user_names:
+                        res = run_user(avail[n], os.path.join(logs, "user-%s.log" % n))
+                        progress(n, "ok %.2fs" % res["guest_s"] if res["ok"] else "FAIL " + res["error"])
+                        runs.append(dict(base, workload=n, group=GROUPS[n], **res))
+                    continue
+                if "boot" in names:
+                    res = run_boot_time(mode, kernel, args.smp,
+                                        os.path.join(logs, "boot-%s-%s-%d.log" % (mode, kernel, rep)))
+                    progress("boot", "ok %.2fs to init" % res["guest_s"] if res["ok"] else "FAIL")
+                    runs.append(dict(base, workload="boot", group="kernel", **res))
+                if sys_names:
+                    out, r = run_system(mode, kernel, args.smp, sys_names, scale,
+                                        os.path.join(logs, "%s-%s-%d.log" % (mode, kernel, rep)),
+                                        progress)
+                    for n in sys_names:
+                        runs.append(dict(base, workload=n, group=GROUPS[n], **out[n]))
+
+    # Verify: every run passed, and each workload's checksum is the same
+    # in every run and mode.
+    problems = []
+    for n in names:
+        sel = [r for r in runs if r["workload"] == n]
+        for r in sel:
+            if not r["ok"]:
+                problems.append("%s failed in %s rep %d: %s" % (n, r["mode"], r["rep"], r["error"]))
+        sums = {r["checksum"] for r in sel if r["ok"]}
+        if len(sums) > 1:
+            detail = ", ".join("%s/%d=%s" % (r["mode"], r["rep"], (r["checksum"] or "")[:8]) for r in sel)
+            problems.append("%s: output checksum differs between runs: %s" % (n, detail))
+
+    rows = summarize(runs, names, modes)
+    meta = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "qemu": version,
+        "kernels": {k: guest.kernel_version(k) for k in kernels},
+        "host": {"cpu": _cpu_model(), "cores": os.cpu_count(), "kernel": platform.release()},
+        "repeats": args.repeats, "smp": args.smp, "modes": modes, "scale": scale,
+        "espt_available": ESPT_AVAILABLE, "seconds": round(time.monotonic() - t_start, 1),
+    }
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"meta": meta, "runs": runs, "summary": rows, "problems": problems}, f, indent=1)
+    title = "%s, %s, -smp %d, median of %d, %s" % (
+        version.split("(")[0].strip(), ",".join(kernels), args.smp, args.repeats, meta["date"][:10])
+    md = "# qemu-espt benchmarks\n\n%s  \nHost: %s, %d cores. Kernels: %s.\n" \
+         "Guest-measured seconds (median of %d, interleaved); CPU columns are host CPU seconds.\n\n" \
+         % (version, meta["host"]["cpu"], meta["host"]["cores"],
+            "; ".join("%s (%s)" % kv for kv in meta["kernels"].items()), args.repeats)
+    md += table(rows, modes)
+    if not ESPT_AVAILABLE:
+        md += "\nThis build has no ESPT yet: the espt column is absent.\n"
+    if problems:
+        md += "\n**Problems:**\n\n" + "".join("- %s\n" % p for p in problems)
+    with open(os.path.join(args.out, "table.md"), "w") as f:
+        f.write(md)
+    plot(rows, modes, os.path.join(args.out, "bench.png"), title)
+
+    print()
+    print(table(rows, modes))
+    print("wrote %s/{results.json,table.md,bench.png} in %.0fs"
+          % (os.path.relpath(args.out, ROOT), meta["seconds"]))
+    if problems:
+        for p in problems:
+            print("error: " + p)
+        return 1
+    return 0
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

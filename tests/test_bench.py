@@ -1,0 +1,57 @@
+# The benchmark suite still works (tiny configuration), and it refuses a
+# fast wrong answer.  Timings are never checked.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+import json
+import os
+import subprocess
+import sys
+
+from harness import test, check
+from guest import ROOT, BUILD
+
+OUT = os.path.join(BUILD, "tests", "bench-tiny")
+
+
+def bench(args, env=None):
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "bench.py"), "--tiny",
+                        "-r", "1", "-o", OUT] + args, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                       env=dict(os.environ, **(env or {})), timeout=1200)
+    return p.returncode, p.stdout.decode()
+
+
+@test("bench/tiny")
+def _():
+    """One short workload per group (+ boot time), every available mode:
+    JSON, table and PNG are written, and the compute workload's output is
+    identical in the guest and under qemu-arm."""
+    rc, out = bench(["-w", "bzip2,pipe,boot"])
+    check(rc == 0, "bench failed:\n" + out[-3000:])
+    with open(os.path.join(OUT, "results.json")) as f:
+        res = json.load(f)
+    modes = res["meta"]["modes"]
+    check("softmmu" in modes and "user" in modes, "modes %r" % modes)
+    runs = res["runs"]
+    for n in ("bzip2", "pipe", "boot"):
+        sel = [r for r in runs if r["workload"] == n and r["mode"] != "user"]
+        check(sel and all(r["ok"] and r["guest_s"] for r in sel), "%s: %r" % (n, sel))
+    bz = [r for r in runs if r["workload"] == "bzip2"]
+    check({r["mode"] for r in bz} == set(modes), "bzip2 did not run in every mode: %r" % bz)
+    check(len({r["checksum"] for r in bz}) == 1 and bz[0]["checksum"],
+          "bzip2 checksums differ: %r" % [(r["mode"], r["checksum"]) for r in bz])
+    check(not [r for r in runs if r["workload"] == "pipe" and r["mode"] == "user"],
+          "the two-process pipe workload ran in user mode")
+    md = open(os.path.join(OUT, "table.md")).read()
+    check("| bzip2 | compute |" in md and "geomean compute" in md, "table.md:\n" + md)
+    with open(os.path.join(OUT, "bench.png"), "rb") as f:
+        check(f.read(8) == b"\x89PNG\r\n\x1a\n", "bench.png is not a PNG")
+
+
+@test("bench/catches-mismatch")
+def _():
+    """A workload whose output differs between modes fails the run."""
+    rc, out = bench(["-w", "bzip2", "-m", "softmmu,user"],
+                    env={"ESPT_BENCH_INJECT_MISMATCH": "bzip2"})
+    check(rc != 0, "bench accepted differing checksums:\n" + out[-2000:])
+    check("bzip2: output checksum differs" in out, "no mismatch reported:\n" + out[-2000:])
