@@ -20,6 +20,7 @@ import harness  # noqa: E402
 import test_configure  # noqa: E402,F401
 import test_boot  # noqa: E402,F401
 import test_bench  # noqa: E402,F401
+import test_espt  # noqa: E402,F401
 
 
 def main():

@@ -342,7 +342,9 @@ link_own_files() {
         echo "/$f" >> "$TREE/.git/info/exclude.new"
         n=$((n + 1))
     done < <(cd "$SRCDIR" && for d in $OWN_DIRS; do
-                 [ -d "$d" ] && find "$d" -type f ! -name '*~' ! -name '.*'
+                 if [ -d "$d" ]; then
+                     find "$d" -type f ! -name '*~' ! -name '.*'
+                 fi
              done | sort)
     mkdir -p "$TREE/qemu-espt"
     ln -sfn "$SRCDIR/meson.build" "$TREE/qemu-espt/meson.build"

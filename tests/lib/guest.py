@@ -4,7 +4,9 @@
 import os
 import re
 import selectors
+import socket
 import subprocess
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -40,6 +42,7 @@ class BootResult:
         self.outputs = {}            # name -> output lines of that test
         self.done = False
         self.problems = []
+        self.hmp = None              # monitor command -> reply
 
     @property
     def ok(self):
@@ -54,11 +57,13 @@ PANIC_RE = re.compile(r"Kernel panic|Internal error: Oops|BUG: |Unable to handle
 
 def boot(flavour="armmp", tests=(), smp=1, mem=1024, timeout=300,
          extra_qemu=(), extra_append="", test_args=None, log_path=None,
-         qemu=QEMU, initrd=None, on_line=None):
+         qemu=QEMU, initrd=None, on_line=None, hmp=()):
     """Boot a Debian armhf kernel with our initramfs, run `tests`, and
     return a BootResult.  A timeout, a panic, a missing result or a
     non-zero QEMU exit all end up in BootResult.problems.  on_line(line,
-    pid) is called for every console line as it arrives."""
+    pid) is called for every console line as it arrives.  The monitor
+    commands in `hmp` are run once the guest has powered off (QEMU is
+    kept alive with -no-shutdown for that); replies in BootResult.hmp."""
     initrd = initrd or os.path.join(GUEST, "initramfs.cpio.gz")
     append = "console=ttyAMA0 panic=-1 norandmaps quiet loglevel=3"
     if tests:
@@ -70,12 +75,18 @@ def boot(flavour="armmp", tests=(), smp=1, mem=1024, timeout=300,
     cmd = [qemu, "-M", "virt", "-m", str(mem), "-smp", str(smp),
            "-kernel", kernel_path(flavour), "-initrd", initrd,
            "-append", append, "-nographic", "-no-reboot",
-           "-monitor", "none", "-serial", "stdio"] + list(extra_qemu)
+           "-serial", "stdio"] + list(extra_qemu)
+    sock = None
+    if hmp:
+        sock = tempfile.mktemp(prefix="espt-hmp-", suffix=".sock")
+        cmd += ["-monitor", "unix:%s,server=on,wait=off" % sock, "-no-shutdown"]
+    else:
+        cmd += ["-monitor", "none"]
     r = BootResult()
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT)
-    chunks, pending = [], b""
+    chunks, pending, tail = [], b"", b""
     sel = selectors.DefaultSelector()
     sel.register(p.stdout, selectors.EVENT_READ)
     try:
@@ -90,13 +101,17 @@ def boot(flavour="armmp", tests=(), smp=1, mem=1024, timeout=300,
             if not data:
                 break
             chunks.append(data)
+            tail = (tail + data)[-256:]
+            if sock and b"reboot: Power down" in tail:
+                r.hmp = _monitor(sock, hmp)
+                sock = None
             if on_line:
                 pending += data
                 *lines, pending = pending.split(b"\n")
                 for ln in lines:
                     on_line(ln.decode("utf-8", "replace").rstrip("\r"), p.pid)
     finally:
-        if r.timed_out:
+        if r.timed_out or (hmp and r.hmp is None):
             p.kill()
         r.rc = p.wait()
         sel.close()
@@ -111,6 +126,53 @@ def boot(flavour="armmp", tests=(), smp=1, mem=1024, timeout=300,
             f.write(r.log)
     _parse(r, tests)
     return r
+
+
+def _monitor(path, commands):
+    """Run HMP commands on a unix socket monitor, then quit QEMU."""
+    out = {}
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(30)
+    s.connect(path)
+
+    def until_prompt():
+        buf = b""
+        while not buf.endswith(b"(qemu) "):
+            d = s.recv(65536)
+            if not d:
+                break
+            buf += d
+        return buf.decode("utf-8", "replace")
+
+    until_prompt()
+    for c in commands:
+        s.sendall(c.encode() + b"\n")
+        reply = until_prompt()
+        # Drop the echoed command line and the prompt.
+        lines = reply.replace("\r", "").split("\n")
+        out[c] = "\n".join(ln for ln in lines[1:-1] if "\x1b" not in ln)
+    s.sendall(b"quit\n")
+    try:
+        while s.recv(65536):      # QEMU closes the monitor as it quits
+            pass
+    except OSError:
+        pass
+    s.close()
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    return out
+
+
+def parse_espt(text):
+    """'info espt' output -> {"on": bool, counter: int, ...}."""
+    d = {"on": text.startswith("ESPT is on")}
+    for line in text.split("\n")[1:]:
+        f = line.split()
+        if len(f) == 2 and f[1].isdigit():
+            d[f[0]] = int(f[1])
+    return d
 
 
 def _parse(r, tests):

@@ -1,0 +1,651 @@
+/*
+ * qemu-espt: the shadow page table (SPT) manager.
+ *
+ * Each vCPU owns one shadow table: a 4 GiB host region (plus a guard)
+ * reserved PROT_NONE at start, whose byte at offset A is guest virtual
+ * address A as user mode sees it.  The vCPU thread's GS base points at
+ * it, and TBs translated with CF_ESPT access user memory as GS:[addr32].
+ *
+ * Invariant: a page is mapped in a vCPU's table only while the same
+ * vCPU's softmmu TLB could hold the same translation for the ESPT mmu
+ * index, with no more permission than a TLB hit would give.  So the table
+ * is filled from QEMU's own TLB fill (on a host fault), and emptied by
+ * every softmmu flush that covers that mmu index.  Pages holding
+ * translated code are mapped read-only in every alias, so that writes
+ * take the softmmu's self-modifying-code path.
+ *
+ * Copyright (c) 2026 qemu-espt developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "qapi/error.h"
+#include "cpu.h"
+#include "exec/exec-all.h"
+#include "exec/ram_addr.h"
+#include "exec/espt.h"
+#include "hw/boards.h"
+#include "monitor/monitor.h"
+#include "monitor/hmp.h"
+#include "sysemu/cpus.h"
+#include "sysemu/sysemu.h"
+#include "sysemu/hw_accel.h"
+#include "tcg/tcg.h"
+#include "trace.h"
+
+#include <sys/mman.h>
+#include <sys/auxv.h>
+#include <asm/prctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <signal.h>
+#include <ucontext.h>
+
+#define ESPT_REGION_SIZE   (1ULL << 32)
+#define ESPT_GUARD_SIZE    (64 * 1024)
+#define ESPT_STRIDE        (ESPT_REGION_SIZE + ESPT_GUARD_SIZE)
+#define ESPT_PAGE          4096
+/* Stay well below vm.max_map_count (65530 by default). */
+#define ESPT_MAX_PAGES     40000
+
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE    (1 << 1)
+#endif
+
+int espt_mmu_idx = -1;
+bool espt_enabled;
+
+static EsptMode espt_mode = ESPT_MODE_OFF;
+
+typedef struct EsptTable {
+    uint8_t *base;
+    GHashTable *pages;          /* guest vpage -> ram_addr of the page + 1 */
+    uint64_t user_state;        /* espt_target_user_state() when filled */
+    vaddr large_addr;           /* like CPUTLBDesc: span of large pages */
+    vaddr large_mask;
+    bool suppress;              /* inside a flush that keeps the table */
+} EsptTable;
+
+typedef struct EsptAlias {
+    EsptTable *t;
+    uint32_t vpage;
+} EsptAlias;
+
+static struct {
+    QemuMutex lock;
+    uint8_t *reserve;
+    int ntables;
+    EsptTable *tables;          /* indexed by cpu_index */
+    GHashTable *rmap;           /* ram page -> GSList of EsptAlias */
+    long pages;                 /* mapped pages, all tables */
+    struct sigaction old_segv;
+    bool have_wrgsbase;
+} espt;
+
+/* Statistics, shown by 'info espt'. */
+static struct {
+    uint64_t faults_read, faults_write, faults_prot;
+    uint64_t maps, remaps, fallbacks_io, fallbacks_wrap, smc_writes;
+    uint64_t flush_all, flush_page, flush_range, flush_suppressed;
+    uint64_t flush_user_state, flush_budget, code_protects;
+} st;
+
+static __thread EsptTable *thread_table;
+
+void espt_set_mode(EsptMode mode)
+{
+    espt_mode = mode;
+}
+
+EsptMode espt_get_mode(void)
+{
+    return espt_mode;
+}
+
+const char *espt_host_unsupported(void)
+{
+#if !defined(__x86_64__) || !defined(__linux__)
+    return "ESPT needs an x86-64 Linux host";
+#else
+    if (HOST_LONG_BITS != 64) {
+        return "ESPT needs a 64-bit host";
+    }
+    return NULL;
+#endif
+}
+
+bool espt_wants_shared_ram(void)
+{
+    return espt_mode == ESPT_MODE_ON;
+}
+
+/* ------------------------------------------------------------------ */
+/* Tables                                                              */
+/* ------------------------------------------------------------------ */
+
+static void espt_rmap_del(EsptTable *t, uint32_t vpage, ram_addr_t ram)
+{
+    GSList *l = g_hash_table_lookup(espt.rmap, (gpointer)(uintptr_t)ram);
+    GSList *it;
+
+    for (it = l; it; it = it->next) {
+        EsptAlias *a = it->data;
+
+        if (a->t == t && a->vpage == vpage) {
+            l = g_slist_delete_link(l, it);
+            g_free(a);
+            break;
+        }
+    }
+    if (l) {
+        g_hash_table_insert(espt.rmap, (gpointer)(uintptr_t)ram, l);
+    } else {
+        g_hash_table_remove(espt.rmap, (gpointer)(uintptr_t)ram);
+    }
+}
+
+static void espt_unmap_range(EsptTable *t, uint64_t start, uint64_t len)
+{
+    void *p = mmap(t->base + start, len, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+                   -1, 0);
+
+    if (p == MAP_FAILED) {
+        /* Losing the reservation would let stale pages live on. */
+        error_report("espt: cannot unmap shadow pages: %s", strerror(errno));
+        abort();
+    }
+}
+
+/* Drop one page; called with espt.lock held. */
+static void espt_drop_page(EsptTable *t, uint32_t vpage)
+{
+    gpointer v = g_hash_table_lookup(t->pages, GUINT_TO_POINTER(vpage));
+
+    if (!v) {
+        return;
+    }
+    espt_unmap_range(t, vpage, ESPT_PAGE);
+    espt_rmap_del(t, vpage, (ram_addr_t)(uintptr_t)v - 1);
+    g_hash_table_remove(t->pages, GUINT_TO_POINTER(vpage));
+    espt.pages--;
+}
+
+/* Drop the whole table; called with espt.lock held. */
+static void espt_drop_all(EsptTable *t)
+{
+    GHashTableIter it;
+    gpointer k, v;
+
+    if (g_hash_table_size(t->pages) == 0) {
+        return;
+    }
+    g_hash_table_iter_init(&it, t->pages);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        espt_rmap_del(t, GPOINTER_TO_UINT(k), (ram_addr_t)(uintptr_t)v - 1);
+        espt.pages--;
+    }
+    g_hash_table_remove_all(t->pages);
+    espt_unmap_range(t, 0, ESPT_REGION_SIZE);
+    t->large_addr = -1;
+    t->large_mask = 0;
+}
+
+static EsptTable *espt_table(CPUState *cpu)
+{
+    assert(cpu->cpu_index < espt.ntables);
+    return &espt.tables[cpu->cpu_index];
+}
+
+/* ------------------------------------------------------------------ */
+/* Flush hooks                                                         */
+/* ------------------------------------------------------------------ */
+
+static bool espt_covers(uint16_t idxmap)
+{
+    return espt_enabled && (idxmap & (1 << espt_mmu_idx));
+}
+
+void espt_flush_suppress(CPUState *cpu, bool suppress)
+{
+    if (espt_enabled) {
+        espt_table(cpu)->suppress = suppress;
+    }
+}
+
+void espt_tlb_flush(CPUState *cpu, uint16_t idxmap)
+{
+    EsptTable *t;
+
+    if (!espt_covers(idxmap)) {
+        return;
+    }
+    t = espt_table(cpu);
+    if (t->suppress) {
+        qatomic_inc(&st.flush_suppressed);
+        return;
+    }
+    qemu_mutex_lock(&espt.lock);
+    espt_drop_all(t);
+    st.flush_all++;
+    qemu_mutex_unlock(&espt.lock);
+}
+
+void espt_tlb_flush_page(CPUState *cpu, vaddr addr, uint16_t idxmap)
+{
+    EsptTable *t;
+
+    if (!espt_covers(idxmap)) {
+        return;
+    }
+    t = espt_table(cpu);
+    qemu_mutex_lock(&espt.lock);
+    if ((addr & t->large_mask) == t->large_addr) {
+        /* Inside a large guest page: like the softmmu, drop everything. */
+        espt_drop_all(t);
+        st.flush_all++;
+    } else {
+        espt_drop_page(t, addr & ~(vaddr)(ESPT_PAGE - 1) & 0xffffffffu);
+        st.flush_page++;
+    }
+    qemu_mutex_unlock(&espt.lock);
+}
+
+void espt_tlb_flush_range(CPUState *cpu, vaddr addr, vaddr len,
+                          uint16_t idxmap)
+{
+    EsptTable *t;
+    vaddr a;
+
+    if (!espt_covers(idxmap)) {
+        return;
+    }
+    t = espt_table(cpu);
+    qemu_mutex_lock(&espt.lock);
+    if (len >= 256 * ESPT_PAGE ||
+        ((addr & t->large_mask) == t->large_addr) ||
+        (((addr + len - 1) & t->large_mask) == t->large_addr)) {
+        espt_drop_all(t);
+        st.flush_all++;
+    } else {
+        for (a = addr & ~(vaddr)(ESPT_PAGE - 1); a < addr + len;
+             a += ESPT_PAGE) {
+            espt_drop_page(t, a & 0xffffffffu);
+        }
+        st.flush_range++;
+    }
+    qemu_mutex_unlock(&espt.lock);
+}
+
+void espt_protect_code(ram_addr_t ram_addr)
+{
+    GSList *l;
+
+    if (!espt_enabled) {
+        return;
+    }
+    qemu_mutex_lock(&espt.lock);
+    l = g_hash_table_lookup(espt.rmap,
+                            (gpointer)(uintptr_t)(ram_addr & ~(ESPT_PAGE - 1)));
+    for (; l; l = l->next) {
+        EsptAlias *a = l->data;
+
+        if (mprotect(a->t->base + a->vpage, ESPT_PAGE, PROT_READ)) {
+            error_report("espt: mprotect: %s", strerror(errno));
+            abort();
+        }
+        st.code_protects++;
+    }
+    qemu_mutex_unlock(&espt.lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* Entering code: which TBs use ESPT, and the GS base                  */
+/* ------------------------------------------------------------------ */
+
+static void espt_set_gs(EsptTable *t)
+{
+    if (espt.have_wrgsbase) {
+        asm volatile("wrgsbase %0" : : "r"(t->base) : "memory");
+    } else if (syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)t->base)) {
+        error_report("espt: arch_prctl(ARCH_SET_GS): %s", strerror(errno));
+        abort();
+    }
+    thread_table = t;
+}
+
+uint32_t espt_cflags(CPUState *cpu)
+{
+    EsptTable *t;
+    uint64_t us;
+
+    if (!espt_enabled || !espt_target_user_ok(cpu)) {
+        return 0;
+    }
+    t = espt_table(cpu);
+    if (unlikely(thread_table != t)) {
+        espt_set_gs(t);
+    }
+    /*
+     * Entering user mode: state outside the TLB that user translations
+     * depend on (DACR) may have changed under a suppressed flush.
+     */
+    us = espt_target_user_state(cpu);
+    if (unlikely(us != t->user_state)) {
+        qemu_mutex_lock(&espt.lock);
+        espt_drop_all(t);
+        t->user_state = us;
+        st.flush_user_state++;
+        qemu_mutex_unlock(&espt.lock);
+        /* The softmmu TLB may hold entries made under the old state too. */
+        tlb_flush_by_mmuidx(cpu, 1 << espt_mmu_idx);
+    }
+    return CF_ESPT;
+}
+
+/* ------------------------------------------------------------------ */
+/* Faults                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Run the faulting guest instruction alone on the softmmu path, then go
+ * on: for I/O, watchpoints, accesses that wrap around 4 GiB, and pages
+ * that cannot be mapped.
+ */
+static G_NORETURN void espt_fallback(CPUState *cpu, uintptr_t retaddr)
+{
+    cpu_restore_state(cpu, retaddr);
+    cpu->cflags_next_tb = (curr_cflags(cpu) & ~CF_ESPT) | CF_LAST_IO |
+                          CF_NOIRQ | 1;
+    cpu_loop_exit_noexc(cpu);
+}
+
+static bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
+                     unsigned lg_page_size)
+{
+    RAMBlock *rb;
+    ram_addr_t offset, ram;
+    void *p;
+    gpointer old;
+    int fd;
+
+    rb = qemu_ram_block_from_host(host, false, &offset);
+    if (!rb) {
+        return false;
+    }
+    fd = qemu_ram_get_fd(rb);
+    if (fd < 0 || !qemu_ram_is_shared(rb)) {
+        return false;
+    }
+    ram = qemu_ram_get_offset(rb) + (offset & ~(ram_addr_t)(ESPT_PAGE - 1));
+
+    if (espt.pages >= ESPT_MAX_PAGES) {
+        /* Budget of host VMAs: start this table again. */
+        espt_drop_all(t);
+        st.flush_budget++;
+    }
+    p = mmap(t->base + vpage, ESPT_PAGE, prot,
+             MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd,
+             offset & ~(ram_addr_t)(ESPT_PAGE - 1));
+    if (p == MAP_FAILED) {
+        if (errno == ENOMEM && espt.pages) {
+            espt_drop_all(t);
+            st.flush_budget++;
+        }
+        return false;
+    }
+    old = g_hash_table_lookup(t->pages, GUINT_TO_POINTER(vpage));
+    if (old) {
+        espt_rmap_del(t, vpage, (ram_addr_t)(uintptr_t)old - 1);
+        espt.pages--;
+        st.remaps++;
+    }
+    g_hash_table_insert(t->pages, GUINT_TO_POINTER(vpage),
+                        (gpointer)(uintptr_t)(ram + 1));
+    {
+        EsptAlias *a = g_new(EsptAlias, 1);
+        GSList *l = g_hash_table_lookup(espt.rmap, (gpointer)(uintptr_t)ram);
+
+        a->t = t;
+        a->vpage = vpage;
+        g_hash_table_insert(espt.rmap, (gpointer)(uintptr_t)ram,
+                            g_slist_prepend(l, a));
+    }
+    espt.pages++;
+    st.maps++;
+    if (lg_page_size > 12) {
+        vaddr lp_mask = ~(((vaddr)1 << lg_page_size) - 1);
+        vaddr lp_addr = vpage & lp_mask;
+
+        if (t->large_addr == (vaddr)-1) {
+            t->large_addr = lp_addr;
+            t->large_mask = lp_mask;
+        } else {
+            lp_mask &= t->large_mask;
+            while (((t->large_addr ^ lp_addr) & lp_mask) != 0) {
+                lp_mask <<= 1;
+            }
+            t->large_mask = lp_mask;
+            t->large_addr &= lp_mask;
+        }
+    }
+    return true;
+}
+
+static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
+                       bool is_write, uintptr_t retaddr)
+{
+    CPUArchState *env = cpu->env_ptr;
+    CPUTLBEntryFull *full;
+    void *host;
+    int flags, prot = PROT_READ;
+    unsigned lg;
+
+    if (is_write) {
+        st.faults_write++;
+    } else {
+        st.faults_read++;
+    }
+    /* Precise guest abort if the guest page tables say no. */
+    flags = probe_access_full(env, addr, is_write ? MMU_DATA_STORE :
+                              MMU_DATA_LOAD, espt_mmu_idx, false, &host,
+                              &full, retaddr);
+    lg = full->lg_page_size;
+    if (flags & (TLB_MMIO | TLB_WATCHPOINT | TLB_DISCARD_WRITE) || !host) {
+        st.fallbacks_io++;
+        espt_fallback(cpu, retaddr);
+    }
+    if (is_write && (flags & TLB_NOTDIRTY)) {
+        /* Writing a page with translated code: invalidate it first. */
+        st.smc_writes++;
+        probe_access(env, addr, 1, MMU_DATA_STORE, espt_mmu_idx, retaddr);
+        flags = probe_access_full(env, addr, MMU_DATA_STORE, espt_mmu_idx,
+                                  false, &host, &full, retaddr);
+        if (flags & TLB_NOTDIRTY) {
+            /* Still tracked (e.g. dirty logging): this write on softmmu. */
+            st.fallbacks_io++;
+            espt_fallback(cpu, retaddr);
+        }
+    }
+    if (is_write) {
+        prot |= PROT_WRITE;
+    } else {
+        void *h2;
+        CPUTLBEntryFull *f2;
+        int wf = probe_access_full(env, addr, MMU_DATA_STORE, espt_mmu_idx,
+                                   true, &h2, &f2, retaddr);
+
+        if (!(wf & (TLB_INVALID_MASK | TLB_NOTDIRTY | TLB_MMIO |
+                    TLB_WATCHPOINT | TLB_DISCARD_WRITE)) && h2 == host) {
+            prot |= PROT_WRITE;
+        }
+        /* Re-fill the read entry: the store probe may have evicted it. */
+        probe_access_full(env, addr, MMU_DATA_LOAD, espt_mmu_idx, false,
+                          &host, &full, retaddr);
+    }
+    qemu_mutex_lock(&espt.lock);
+    if (!espt_map(t, addr & ~(ESPT_PAGE - 1), host, prot, lg)) {
+        qemu_mutex_unlock(&espt.lock);
+        st.fallbacks_io++;
+        espt_fallback(cpu, retaddr);
+    }
+    qemu_mutex_unlock(&espt.lock);
+}
+
+static bool espt_pc_in_code(uintptr_t pc)
+{
+    /*
+     * The whole code buffer, not this thread's region of it: with MTTCG a
+     * vCPU runs TBs that other vCPU threads translated.
+     */
+    return in_code_gen_buffer((const void *)(pc - tcg_splitwx_diff));
+}
+
+static void espt_sigsegv(int sig, siginfo_t *info, void *puc)
+{
+    ucontext_t *uc = puc;
+    uintptr_t pc = uc->uc_mcontext.gregs[REG_RIP];
+    uintptr_t a = (uintptr_t)info->si_addr;
+    EsptTable *t = thread_table;
+    CPUState *cpu = current_cpu;
+    sigset_t set;
+    uint64_t off;
+
+    if (!t || !cpu || !espt_pc_in_code(pc) || a < (uintptr_t)t->base ||
+        a >= (uintptr_t)t->base + ESPT_STRIDE) {
+        /* Not ours: a real crash stays a crash. */
+        sigaction(SIGSEGV, &espt.old_segv, NULL);
+        return;
+    }
+    off = a - (uintptr_t)t->base;
+
+    /* We may longjmp back to the cpu loop: unblock SIGSEGV first. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGSEGV);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+    /* As for return addresses, restore_state looks before the pc. */
+    pc += GETPC_ADJ;
+    if (off >= ESPT_REGION_SIZE) {
+        /* The tail of an access that wrapped past 4 GiB. */
+        st.fallbacks_wrap++;
+        espt_fallback(cpu, pc);
+    }
+    espt_fault(cpu, t, off, uc->uc_mcontext.gregs[REG_ERR] & 2, pc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Setup                                                               */
+/* ------------------------------------------------------------------ */
+
+static void espt_check_ram(Notifier *n, void *data)
+{
+    MemoryRegion *mr = current_machine->ram;
+
+    if (!mr) {
+        return;
+    }
+    if (memory_region_get_fd(mr) < 0 || !qemu_ram_is_shared(mr->ram_block)) {
+        error_report("-accel tcg,espt=on needs guest RAM in a shared file "
+                     "descriptor: use -object memory-backend-memfd,share=on "
+                     "(or memory-backend-file,share=on) for the machine's "
+                     "memory-backend, or -accel tcg,espt=off");
+        exit(1);
+    }
+}
+
+static Notifier espt_ram_notifier = { .notify = espt_check_ram };
+
+bool espt_accel_init(Error **errp)
+{
+    const char *why;
+    struct sigaction sa;
+    int i;
+
+    if (espt_mode == ESPT_MODE_OFF) {
+        return true;
+    }
+    why = espt_host_unsupported();
+    if (why) {
+        error_setg(errp, "-accel tcg,espt=on: %s", why);
+        return false;
+    }
+    if (target_words_bigendian()) {
+        error_setg(errp, "-accel tcg,espt=on: big-endian targets are not "
+                   "supported");
+        return false;
+    }
+    espt.ntables = current_machine->smp.max_cpus;
+    espt.reserve = mmap(NULL, ESPT_STRIDE * espt.ntables, PROT_NONE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (espt.reserve == MAP_FAILED) {
+        error_setg_errno(errp, errno, "-accel tcg,espt=on: cannot reserve "
+                         "%d x 4 GiB of address space", espt.ntables);
+        return false;
+    }
+    espt.tables = g_new0(EsptTable, espt.ntables);
+    for (i = 0; i < espt.ntables; i++) {
+        espt.tables[i].base = espt.reserve + ESPT_STRIDE * i;
+        espt.tables[i].pages = g_hash_table_new(NULL, NULL);
+        espt.tables[i].large_addr = -1;
+    }
+    espt.rmap = g_hash_table_new(NULL, NULL);
+    espt.have_wrgsbase = getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE;
+    qemu_mutex_init(&espt.lock);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = espt_sigsegv;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSEGV, &sa, &espt.old_segv)) {
+        error_setg_errno(errp, errno, "-accel tcg,espt=on: sigaction");
+        return false;
+    }
+    qemu_add_machine_init_done_notifier(&espt_ram_notifier);
+    espt_mmu_idx = espt_target_mmu_idx();
+    espt_enabled = true;
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Monitor                                                             */
+/* ------------------------------------------------------------------ */
+
+void hmp_info_espt(Monitor *mon, const QDict *qdict)
+{
+    const struct {
+        const char *name;
+        uint64_t value;
+    } c[] = {
+        { "pages-mapped", espt.pages },
+        { "faults-read", st.faults_read },
+        { "faults-write", st.faults_write },
+        { "maps", st.maps },
+        { "remaps", st.remaps },
+        { "smc-writes", st.smc_writes },
+        { "code-protects", st.code_protects },
+        { "fallbacks-io", st.fallbacks_io },
+        { "fallbacks-wrap", st.fallbacks_wrap },
+        { "flushes-all", st.flush_all },
+        { "flushes-page", st.flush_page },
+        { "flushes-range", st.flush_range },
+        { "flushes-kept", st.flush_suppressed },
+        { "flushes-user-state", st.flush_user_state },
+        { "flushes-budget", st.flush_budget },
+    };
+    int i;
+
+    if (!espt_enabled) {
+        monitor_printf(mon, "ESPT is off\n");
+        return;
+    }
+    monitor_printf(mon, "ESPT is on: %d shadow table(s), mmu index %d, "
+                   "GS base via %s\n", espt.ntables, espt_mmu_idx,
+                   espt.have_wrgsbase ? "wrgsbase" : "arch_prctl");
+    for (i = 0; i < ARRAY_SIZE(c); i++) {
+        monitor_printf(mon, "  %-20s %" PRIu64 "\n", c[i].name, c[i].value);
+    }
+}

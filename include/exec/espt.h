@@ -1,0 +1,88 @@
+/*
+ * qemu-espt: embedded shadow page tables.
+ *
+ * Guest user-mode loads and stores of TBs translated with CF_ESPT are
+ * emitted by the TCG backend as single host accesses through the GS
+ * segment into a reserved 4 GiB host region (the shadow table of the
+ * vCPU).  The region is filled lazily from a SIGSEGV handler that asks
+ * QEMU's own TLB fill for the translation, and emptied whenever QEMU's
+ * softmmu TLB drops the same entries.  See docs/espt.md.
+ *
+ * Copyright (c) 2026 qemu-espt developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef EXEC_ESPT_H
+#define EXEC_ESPT_H
+
+#include "exec/cpu-common.h"
+
+/*
+ * TB cflags bit: the TB's accesses with mmu index espt_mmu_idx go through
+ * the shadow table.  Part of the TB lookup key like every cflags bit.
+ */
+#define CF_ESPT          0x00004000
+
+/* Values of the accelerator property tcg,espt=. */
+typedef enum EsptMode {
+    ESPT_MODE_OFF,
+    ESPT_MODE_ON,
+} EsptMode;
+
+#ifndef CONFIG_USER_ONLY
+/* The mmu index whose accesses ESPT serves; -1 while ESPT is off. */
+extern int espt_mmu_idx;
+/* True once ESPT is enabled for this run. */
+extern bool espt_enabled;
+
+/* -accel tcg,espt=: record the user's choice (before machine init). */
+void espt_set_mode(EsptMode mode);
+EsptMode espt_get_mode(void);
+/* NULL if this host can run ESPT, else why not. */
+const char *espt_host_unsupported(void);
+/* Called once the accelerator is set up; fails with a reason. */
+bool espt_accel_init(Error **errp);
+/* Whether the default RAM backend must be a shared memfd. */
+bool espt_wants_shared_ram(void);
+
+/* cpu-exec: extra cflags for the TB about to be looked up. */
+uint32_t espt_cflags(CPUState *cpu);
+
+/* cputlb: softmmu TLB maintenance that the shadow tables must follow. */
+void espt_tlb_flush(CPUState *cpu, uint16_t idxmap);
+void espt_tlb_flush_page(CPUState *cpu, vaddr addr, uint16_t idxmap);
+void espt_tlb_flush_range(CPUState *cpu, vaddr addr, vaddr len,
+                          uint16_t idxmap);
+/* cputlb: translated code now lives in this guest RAM page. */
+void espt_protect_code(ram_addr_t ram_addr);
+
+/*
+ * A flush of the softmmu TLB that cannot change what user mode sees
+ * (Linux's software PAN rewriting DACR on every kernel entry and exit):
+ * between espt_flush_suppress(cpu, true) and (cpu, false) this vCPU's
+ * shadow table is kept; espt_target_user_state() decides at the next
+ * entry to user mode whether it is still valid.
+ */
+void espt_flush_suppress(CPUState *cpu, bool suppress);
+
+/* Target hooks (target/<arch>/espt-*.c). */
+/* The vCPU runs code whose user accesses ESPT can serve exactly. */
+bool espt_target_user_ok(CPUState *cpu);
+/* State outside the TLB on which user-mode translations depend. */
+uint64_t espt_target_user_state(CPUState *cpu);
+/* The mmu index of unprivileged accesses. */
+int espt_target_mmu_idx(void);
+
+#else
+#define espt_enabled false
+static inline uint32_t espt_cflags(CPUState *cpu)
+{
+    return 0;
+}
+static inline void espt_flush_suppress(CPUState *cpu, bool suppress)
+{
+}
+#endif /* CONFIG_USER_ONLY */
+
+#endif /* EXEC_ESPT_H */
