@@ -97,7 +97,8 @@ def run_system(mode, kernel, smp, names, scale, log, progress):
 
     r = guest.boot(kernel, tests=tests, smp=smp, mem=1024, initrd=IMAGE,
                    extra_qemu=extra, log_path=log, on_line=on_line,
-                   timeout=120 + 90 * len(tests))
+                   timeout=120 + 90 * len(tests),
+                   hmp=["info espt"] if mode == "espt" else ())
     out = {}
     for n, t in zip(names, tests):
         res = r.results.get(t)
@@ -380,6 +381,7 @@ def main():
     sys.stdout.flush()
 
     runs = []
+    counters = []       # 'info espt' after each ESPT boot
     t_start = time.monotonic()
     for rep in range(1, args.repeats + 1):
         for mode in modes:
@@ -409,6 +411,9 @@ def main():
                                         progress)
                     for n in sys_names:
                         runs.append(dict(base, workload=n, group=GROUPS[n], **out[n]))
+                    if r.hmp:
+                        counters.append(dict(base, workloads=sys_names,
+                                             **guest.parse_espt(r.hmp["info espt"])))
 
     # Verify: every run passed, and each workload's checksum is the same
     # in every run and mode.
@@ -433,7 +438,8 @@ def main():
         "espt_available": ESPT_AVAILABLE, "seconds": round(time.monotonic() - t_start, 1),
     }
     with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"meta": meta, "runs": runs, "summary": rows, "problems": problems}, f, indent=1)
+        json.dump({"meta": meta, "runs": runs, "summary": rows, "problems": problems,
+                   "espt_counters": counters}, f, indent=1)
     title = "%s, %s, -smp %d, median of %d, %s" % (
         version.split("(")[0].strip(), ",".join(kernels), args.smp, args.repeats, meta["date"][:10])
     md = "# qemu-espt benchmarks\n\n%s  \nHost: %s, %d cores. Kernels: %s.\n" \
@@ -443,6 +449,11 @@ def main():
     md += table(rows, modes)
     if not ESPT_AVAILABLE:
         md += "\nThis build has no ESPT yet: the espt column is absent.\n"
+    if counters:
+        c = counters[-1]
+        md += "\n`info espt` after the last ESPT boot (all its workloads): " + ", ".join(
+            "%s %s" % (k, v) for k, v in c.items()
+            if k not in ("rep", "mode", "kernel", "smp", "workloads", "on")) + "\n"
     if problems:
         md += "\n**Problems:**\n\n" + "".join("- %s\n" % p for p in problems)
     with open(os.path.join(args.out, "table.md"), "w") as f:

@@ -20,6 +20,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/bitmap.h"
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qapi/error.h"
@@ -60,14 +61,29 @@ bool espt_enabled;
 
 static EsptMode espt_mode = ESPT_MODE_OFF;
 
+#define ESPT_ASIDS         256
+
+typedef struct EsptCpu EsptCpu;
+
 typedef struct EsptTable {
     uint8_t *base;
     GHashTable *pages;          /* guest vpage -> ram_addr of the page + 1 */
-    uint64_t user_state;        /* espt_target_user_state() when filled */
+    EsptContext ctx;            /* translation registers when filled */
     vaddr large_addr;           /* like CPUTLBDesc: span of large pages */
     vaddr large_mask;
-    bool suppress;              /* inside a flush that keeps the table */
+    /* 1 MiB granules that may hold pages: most flushes miss them all. */
+    unsigned long granules[BITS_TO_LONGS(4096)];
+    EsptCpu *owner;
+    int asid;
 } EsptTable;
+
+/* One vCPU: a shadow table per guest ASID. */
+struct EsptCpu {
+    EsptTable tables[ESPT_ASIDS];
+    unsigned long live[BITS_TO_LONGS(ESPT_ASIDS)];  /* tables with pages */
+    uint64_t user_state;        /* espt_target_user_state() when filled */
+    bool suppress;              /* inside a flush that keeps the tables */
+};
 
 typedef struct EsptAlias {
     EsptTable *t;
@@ -77,10 +93,11 @@ typedef struct EsptAlias {
 static struct {
     QemuMutex lock;
     uint8_t *reserve;
-    int ntables;
-    EsptTable *tables;          /* indexed by cpu_index */
+    int ncpus;
+    EsptCpu *cpus;              /* indexed by cpu_index */
     GHashTable *rmap;           /* ram page -> GSList of EsptAlias */
     long pages;                 /* mapped pages, all tables */
+    uint64_t tables_live;
     struct sigaction old_segv;
     bool have_wrgsbase;
 } espt;
@@ -90,7 +107,8 @@ static struct {
     uint64_t faults_read, faults_write, faults_prot;
     uint64_t maps, remaps, fallbacks_io, fallbacks_wrap, smc_writes;
     uint64_t flush_all, flush_page, flush_range, flush_suppressed;
-    uint64_t flush_user_state, flush_budget, code_protects;
+    uint64_t flush_user_state, flush_context, flush_budget, code_protects;
+    uint64_t table_switches;
 } st;
 
 static __thread EsptTable *thread_table;
@@ -163,8 +181,12 @@ static void espt_unmap_range(EsptTable *t, uint64_t start, uint64_t len)
 /* Drop one page; called with espt.lock held. */
 static void espt_drop_page(EsptTable *t, uint32_t vpage)
 {
-    gpointer v = g_hash_table_lookup(t->pages, GUINT_TO_POINTER(vpage));
+    gpointer v;
 
+    if (!t->pages) {
+        return;
+    }
+    v = g_hash_table_lookup(t->pages, GUINT_TO_POINTER(vpage));
     if (!v) {
         return;
     }
@@ -180,7 +202,7 @@ static void espt_drop_all(EsptTable *t)
     GHashTableIter it;
     gpointer k, v;
 
-    if (g_hash_table_size(t->pages) == 0) {
+    if (!t->pages || g_hash_table_size(t->pages) == 0) {
         return;
     }
     g_hash_table_iter_init(&it, t->pages);
@@ -190,14 +212,28 @@ static void espt_drop_all(EsptTable *t)
     }
     g_hash_table_remove_all(t->pages);
     espt_unmap_range(t, 0, ESPT_REGION_SIZE);
+    bitmap_zero(t->granules, 4096);
     t->large_addr = -1;
     t->large_mask = 0;
+    clear_bit(t->asid, t->owner->live);
+    espt.tables_live--;
 }
 
-static EsptTable *espt_table(CPUState *cpu)
+/* Every table of a vCPU; called with espt.lock held. */
+static void espt_drop_cpu(EsptCpu *c)
 {
-    assert(cpu->cpu_index < espt.ntables);
-    return &espt.tables[cpu->cpu_index];
+    int i;
+
+    for (i = find_first_bit(c->live, ESPT_ASIDS); i < ESPT_ASIDS;
+         i = find_next_bit(c->live, ESPT_ASIDS, i + 1)) {
+        espt_drop_all(&c->tables[i]);
+    }
+}
+
+static EsptCpu *espt_cpu(CPUState *cpu)
+{
+    assert(cpu->cpu_index < espt.ncpus);
+    return &espt.cpus[cpu->cpu_index];
 }
 
 /* ------------------------------------------------------------------ */
@@ -212,72 +248,78 @@ static bool espt_covers(uint16_t idxmap)
 void espt_flush_suppress(CPUState *cpu, bool suppress)
 {
     if (espt_enabled) {
-        espt_table(cpu)->suppress = suppress;
+        espt_cpu(cpu)->suppress = suppress;
     }
 }
 
 void espt_tlb_flush(CPUState *cpu, uint16_t idxmap)
 {
-    EsptTable *t;
+    EsptCpu *c;
 
     if (!espt_covers(idxmap)) {
         return;
     }
-    t = espt_table(cpu);
-    if (t->suppress) {
+    c = espt_cpu(cpu);
+    if (c->suppress) {
         qatomic_inc(&st.flush_suppressed);
         return;
     }
+    /* QEMU's TLB is not tagged: a full flush may be TLBIALL. */
     qemu_mutex_lock(&espt.lock);
-    espt_drop_all(t);
+    espt_drop_cpu(c);
     st.flush_all++;
     qemu_mutex_unlock(&espt.lock);
 }
 
-void espt_tlb_flush_page(CPUState *cpu, vaddr addr, uint16_t idxmap)
+/*
+ * Page and range flushes carry no ASID here: drop the page from every
+ * table of the vCPU.  Dropping more than needed only costs a refault.
+ */
+static void espt_flush_pages(EsptTable *t, vaddr addr, vaddr len)
 {
-    EsptTable *t;
+    vaddr a;
 
-    if (!espt_covers(idxmap)) {
-        return;
-    }
-    t = espt_table(cpu);
-    qemu_mutex_lock(&espt.lock);
-    if ((addr & t->large_mask) == t->large_addr) {
+    if (len >= 256 * ESPT_PAGE ||
+        ((addr & t->large_mask) == t->large_addr) ||
+        (((addr + len - 1) & t->large_mask) == t->large_addr)) {
         /* Inside a large guest page: like the softmmu, drop everything. */
         espt_drop_all(t);
         st.flush_all++;
-    } else {
-        espt_drop_page(t, addr & ~(vaddr)(ESPT_PAGE - 1) & 0xffffffffu);
-        st.flush_page++;
+        return;
     }
-    qemu_mutex_unlock(&espt.lock);
+    for (a = addr & ~(vaddr)(ESPT_PAGE - 1); a < addr + len; a += ESPT_PAGE) {
+        if (test_bit((a & 0xffffffffu) >> 20, t->granules)) {
+            espt_drop_page(t, a & 0xffffffffu);
+        }
+    }
 }
 
 void espt_tlb_flush_range(CPUState *cpu, vaddr addr, vaddr len,
                           uint16_t idxmap)
 {
-    EsptTable *t;
-    vaddr a;
+    EsptCpu *c;
+    int i;
 
     if (!espt_covers(idxmap)) {
         return;
     }
-    t = espt_table(cpu);
+    c = espt_cpu(cpu);
     qemu_mutex_lock(&espt.lock);
-    if (len >= 256 * ESPT_PAGE ||
-        ((addr & t->large_mask) == t->large_addr) ||
-        (((addr + len - 1) & t->large_mask) == t->large_addr)) {
-        espt_drop_all(t);
-        st.flush_all++;
+    for (i = find_first_bit(c->live, ESPT_ASIDS); i < ESPT_ASIDS;
+         i = find_next_bit(c->live, ESPT_ASIDS, i + 1)) {
+        espt_flush_pages(&c->tables[i], addr, len);
+    }
+    if (len <= ESPT_PAGE) {
+        st.flush_page++;
     } else {
-        for (a = addr & ~(vaddr)(ESPT_PAGE - 1); a < addr + len;
-             a += ESPT_PAGE) {
-            espt_drop_page(t, a & 0xffffffffu);
-        }
         st.flush_range++;
     }
     qemu_mutex_unlock(&espt.lock);
+}
+
+void espt_tlb_flush_page(CPUState *cpu, vaddr addr, uint16_t idxmap)
+{
+    espt_tlb_flush_range(cpu, addr, 1, idxmap);
 }
 
 void espt_protect_code(ram_addr_t ram_addr)
@@ -319,29 +361,46 @@ static void espt_set_gs(EsptTable *t)
 
 uint32_t espt_cflags(CPUState *cpu)
 {
+    EsptCpu *c;
     EsptTable *t;
+    EsptContext ctx;
     uint64_t us;
+    int asid;
 
     if (!espt_enabled || !espt_target_user_ok(cpu)) {
         return 0;
     }
-    t = espt_table(cpu);
-    if (unlikely(thread_table != t)) {
-        espt_set_gs(t);
-    }
+    c = espt_cpu(cpu);
     /*
      * Entering user mode: state outside the TLB that user translations
      * depend on (DACR) may have changed under a suppressed flush.
      */
     us = espt_target_user_state(cpu);
-    if (unlikely(us != t->user_state)) {
+    if (unlikely(us != c->user_state)) {
         qemu_mutex_lock(&espt.lock);
-        espt_drop_all(t);
-        t->user_state = us;
+        espt_drop_cpu(c);
+        c->user_state = us;
         st.flush_user_state++;
         qemu_mutex_unlock(&espt.lock);
         /* The softmmu TLB may hold entries made under the old state too. */
         tlb_flush_by_mmuidx(cpu, 1 << espt_mmu_idx);
+    }
+    /* One table per ASID: a context switch only moves the GS base. */
+    asid = espt_target_context(cpu, &ctx);
+    t = &c->tables[asid];
+    if (unlikely(memcmp(&ctx, &t->ctx, sizeof(ctx)))) {
+        /* Same ASID, other translation registers: start it again. */
+        qemu_mutex_lock(&espt.lock);
+        if (test_bit(asid, c->live)) {
+            espt_drop_all(t);
+            st.flush_context++;
+        }
+        t->ctx = ctx;
+        qemu_mutex_unlock(&espt.lock);
+    }
+    if (unlikely(thread_table != t)) {
+        espt_set_gs(t);
+        st.table_switches++;
     }
     return CF_ESPT;
 }
@@ -383,8 +442,18 @@ static bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
     ram = qemu_ram_get_offset(rb) + (offset & ~(ram_addr_t)(ESPT_PAGE - 1));
 
     if (espt.pages >= ESPT_MAX_PAGES) {
-        /* Budget of host VMAs: start this table again. */
-        espt_drop_all(t);
+        /* Budget of host VMAs: drop this vCPU's other tables, then it. */
+        int i;
+
+        for (i = find_first_bit(t->owner->live, ESPT_ASIDS); i < ESPT_ASIDS;
+             i = find_next_bit(t->owner->live, ESPT_ASIDS, i + 1)) {
+            if (&t->owner->tables[i] != t) {
+                espt_drop_all(&t->owner->tables[i]);
+            }
+        }
+        if (espt.pages >= ESPT_MAX_PAGES) {
+            espt_drop_all(t);
+        }
         st.flush_budget++;
     }
     p = mmap(t->base + vpage, ESPT_PAGE, prot,
@@ -392,10 +461,17 @@ static bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
              offset & ~(ram_addr_t)(ESPT_PAGE - 1));
     if (p == MAP_FAILED) {
         if (errno == ENOMEM && espt.pages) {
-            espt_drop_all(t);
+            espt_drop_cpu(t->owner);
             st.flush_budget++;
         }
         return false;
+    }
+    if (!t->pages) {
+        t->pages = g_hash_table_new(NULL, NULL);
+    }
+    if (!test_bit(t->asid, t->owner->live)) {
+        set_bit(t->asid, t->owner->live);
+        espt.tables_live++;
     }
     old = g_hash_table_lookup(t->pages, GUINT_TO_POINTER(vpage));
     if (old) {
@@ -405,6 +481,7 @@ static bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
     }
     g_hash_table_insert(t->pages, GUINT_TO_POINTER(vpage),
                         (gpointer)(uintptr_t)(ram + 1));
+    set_bit(vpage >> 20, t->granules);
     {
         EsptAlias *a = g_new(EsptAlias, 1);
         GSList *l = g_hash_table_lookup(espt.rmap, (gpointer)(uintptr_t)ram);
@@ -578,19 +655,24 @@ bool espt_accel_init(Error **errp)
                    "supported");
         return false;
     }
-    espt.ntables = current_machine->smp.max_cpus;
-    espt.reserve = mmap(NULL, ESPT_STRIDE * espt.ntables, PROT_NONE,
-                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    espt.ncpus = current_machine->smp.max_cpus;
+    espt.reserve = mmap(NULL, ESPT_STRIDE * ESPT_ASIDS * espt.ncpus,
+                        PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                        -1, 0);
     if (espt.reserve == MAP_FAILED) {
         error_setg_errno(errp, errno, "-accel tcg,espt=on: cannot reserve "
-                         "%d x 4 GiB of address space", espt.ntables);
+                         "%d x 256 x 4 GiB of address space", espt.ncpus);
         return false;
     }
-    espt.tables = g_new0(EsptTable, espt.ntables);
-    for (i = 0; i < espt.ntables; i++) {
-        espt.tables[i].base = espt.reserve + ESPT_STRIDE * i;
-        espt.tables[i].pages = g_hash_table_new(NULL, NULL);
-        espt.tables[i].large_addr = -1;
+    espt.cpus = g_new0(EsptCpu, espt.ncpus);
+    for (i = 0; i < espt.ncpus * ESPT_ASIDS; i++) {
+        EsptCpu *c = &espt.cpus[i / ESPT_ASIDS];
+        EsptTable *t = &c->tables[i % ESPT_ASIDS];
+
+        t->base = espt.reserve + ESPT_STRIDE * i;
+        t->large_addr = -1;
+        t->owner = c;
+        t->asid = i % ESPT_ASIDS;
     }
     espt.rmap = g_hash_table_new(NULL, NULL);
     espt.have_wrgsbase = getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE;
@@ -621,6 +703,8 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         uint64_t value;
     } c[] = {
         { "pages-mapped", espt.pages },
+        { "tables-live", espt.tables_live },
+        { "table-switches", st.table_switches },
         { "faults-read", st.faults_read },
         { "faults-write", st.faults_write },
         { "maps", st.maps },
@@ -634,6 +718,7 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "flushes-range", st.flush_range },
         { "flushes-kept", st.flush_suppressed },
         { "flushes-user-state", st.flush_user_state },
+        { "flushes-context", st.flush_context },
         { "flushes-budget", st.flush_budget },
     };
     int i;
@@ -642,8 +727,8 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         monitor_printf(mon, "ESPT is off\n");
         return;
     }
-    monitor_printf(mon, "ESPT is on: %d shadow table(s), mmu index %d, "
-                   "GS base via %s\n", espt.ntables, espt_mmu_idx,
+    monitor_printf(mon, "ESPT is on: %d vCPU(s) x %d ASIDs, mmu index %d, "
+                   "GS base via %s\n", espt.ncpus, ESPT_ASIDS, espt_mmu_idx,
                    espt.have_wrgsbase ? "wrgsbase" : "arch_prctl");
     for (i = 0; i < ARRAY_SIZE(c); i++) {
         monitor_printf(mon, "  %-20s %" PRIu64 "\n", c[i].name, c[i].value);

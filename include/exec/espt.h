@@ -74,6 +74,17 @@ uint64_t espt_target_user_state(CPUState *cpu);
 /* The mmu index of unprivileged accesses. */
 int espt_target_mmu_idx(void);
 
+/* Translation registers a shadow table was filled under. */
+typedef struct EsptContext {
+    uint64_t ttbr0, ttbr1, tcr;
+} EsptContext;
+/*
+ * The current user address space: returns its ASID (0..255), which picks
+ * the vCPU's shadow table, and fills @ctx; a table filled under another
+ * context is emptied before use.
+ */
+int espt_target_context(CPUState *cpu, EsptContext *ctx);
+
 #else
 #define espt_enabled false
 static inline uint32_t espt_cflags(CPUState *cpu)

@@ -20,22 +20,21 @@ int espt_target_mmu_idx(void)
  * ESPT serves non-secure EL0 code of an A-profile AArch32 CPU with its
  * MMU on and little-endian data.  Everything else (the kernel, M-profile,
  * secure state, MMU off, SETEND BE or SCTLR.EE) keeps the softmmu path.
+ *
+ * This runs on every TB lookup, including helper_lookup_tb_ptr() on each
+ * indirect branch, so it reads only cached state: the mmu index and data
+ * endianness that arm_rebuild_hflags() keeps in env->hflags.  Core mmu
+ * index 0 is ARMMMUIdx_E10_0, i.e. non-secure EL0 of the EL1&0 regime.
  */
 bool espt_target_user_ok(CPUState *cs)
 {
     CPUARMState *env = cs->env_ptr;
 
-    if (arm_feature(env, ARM_FEATURE_M) || is_a64(env) ||
-        arm_current_el(env) != 0) {
-        return false;
-    }
-    if (arm_mmu_idx(env) != ARMMMUIdx_E10_0) {
-        return false;
-    }
-    if (!(arm_sctlr(env, 0) & SCTLR_M) || arm_cpu_data_is_big_endian(env)) {
-        return false;
-    }
-    return true;
+    return EX_TBFLAG_ANY(env->hflags, MMUIDX) == 0 &&
+           !EX_TBFLAG_ANY(env->hflags, BE_DATA) &&
+           !EX_TBFLAG_ANY(env->hflags, AARCH64_STATE) &&
+           (env->cp15.sctlr_el[1] & SCTLR_M) &&
+           !arm_feature(env, ARM_FEATURE_M);
 }
 
 /*
@@ -49,8 +48,26 @@ uint64_t espt_target_user_state(CPUState *cs)
 {
     CPUARMState *env = cs->env_ptr;
 
-    if (regime_using_lpae_format(env, ARMMMUIdx_E10_0)) {
+    if (env->cp15.tcr_el[1] & TTBCR_EAE) {
         return 1ULL << 32;
     }
     return (uint32_t)env->cp15.dacr_ns;
+}
+
+/*
+ * Short descriptors: the ASID is CONTEXTIDR[7:0].  LPAE: TTBR0 or TTBR1
+ * bits [55:48], as TTBCR.A1 selects.  Linux keeps one ASID per address
+ * space and invalidates the TLB before reusing one.
+ */
+int espt_target_context(CPUState *cs, EsptContext *ctx)
+{
+    CPUARMState *env = cs->env_ptr;
+
+    ctx->ttbr0 = env->cp15.ttbr0_ns;
+    ctx->ttbr1 = env->cp15.ttbr1_ns;
+    ctx->tcr = env->cp15.tcr_el[1];
+    if (ctx->tcr & TTBCR_EAE) {
+        return extract64(ctx->tcr & TTBCR_A1 ? ctx->ttbr1 : ctx->ttbr0, 48, 8);
+    }
+    return env->cp15.contextidr_ns & 0xff;
 }

@@ -283,8 +283,11 @@ SJENG_POSITIONS = [
 def sjeng_script(depth):
     out = []
     for fen in SJENG_POSITIONS:
+        # st 1000: a 1000 s budget per move, so that only the depth limit
+        # ends the search; sjeng's default budget (6.5 s) cut it short
+        # whenever the emulator was slow, and the output changed with speed.
         out += ["send new", "send force", "send setboard " + fen,
-                "send sd %d" % depth, "send go", "wait Nodes:"]
+                "send sd %d" % depth, "send st 1000", "send go", "wait Nodes:"]
     out.append("send quit")
     return "\n".join(out) + "\n"
 
