@@ -5,6 +5,7 @@
 import os
 import re
 import subprocess
+import sys
 
 from harness import test, check
 from guest import ROOT, BUILD, QEMU, KERNELS, boot, parse_espt
@@ -108,3 +109,17 @@ def _():
     except subprocess.TimeoutExpired:
         p.kill()
         p.communicate()
+
+
+@test("demo/main-job")
+def _():
+    """The README's main job boots with espt=off and espt=on, finds the
+    same results and prints both times."""
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "demo.py")],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=900)
+    out = p.stdout.decode()
+    check(p.returncode == 0 and "demo OK" in out, "demo failed:\n" + out[-3000:])
+    check("same results with espt=off and espt=on" in out, "no comparison:\n" + out[-2000:])
+    check(re.search(r"workload: [\d.]+ s with espt=off, [\d.]+ s with espt=on", out),
+          "no times:\n" + out[-2000:])

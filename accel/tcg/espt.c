@@ -22,6 +22,7 @@
 #include "qemu/osdep.h"
 #include "qemu/bitmap.h"
 #include "qemu/error-report.h"
+#include "qemu/timer.h"
 #include "qemu/main-loop.h"
 #include "qapi/error.h"
 #include "cpu.h"
@@ -51,6 +52,18 @@
 #define ESPT_PAGE          4096
 /* Stay well below vm.max_map_count (65530 by default). */
 #define ESPT_MAX_PAGES     40000
+
+/*
+ * A shadow fault costs about 8 us; a softmmu TLB refill a fraction of a
+ * microsecond.  A vCPU that takes more than ESPT_COLD_FAULTS shadow faults
+ * in ESPT_COLD_WINDOW_NS (about 13% of its time in faults) runs softmmu
+ * TBs for ESPT_COLD_NS, then ESPT again: fork/exec storms and mmap churn
+ * must not be slower than espt=off.  Counted per vCPU, not per table:
+ * short-lived processes each get a fresh table.
+ */
+#define ESPT_COLD_WINDOW_NS  (4 * 1000 * 1000)
+#define ESPT_COLD_FAULTS     64
+#define ESPT_COLD_NS         (20 * 1000 * 1000)
 
 #ifndef HWCAP2_FSGSBASE
 #define HWCAP2_FSGSBASE    (1 << 1)
@@ -83,6 +96,9 @@ struct EsptCpu {
     unsigned long live[BITS_TO_LONGS(ESPT_ASIDS)];  /* tables with pages */
     uint64_t user_state;        /* espt_target_user_state() when filled */
     bool suppress;              /* inside a flush that keeps the tables */
+    int64_t window_start;       /* fault-rate window (ns) */
+    unsigned window_faults;
+    int64_t cold_until;         /* softmmu TBs until then (ns), 0: none */
 };
 
 typedef struct EsptAlias {
@@ -108,7 +124,7 @@ static struct {
     uint64_t maps, remaps, fallbacks_io, fallbacks_wrap, smc_writes;
     uint64_t flush_all, flush_page, flush_range, flush_suppressed;
     uint64_t flush_user_state, flush_context, flush_budget, code_protects;
-    uint64_t table_switches;
+    uint64_t table_switches, cold_periods, upgrades;
 } st;
 
 static __thread EsptTable *thread_table;
@@ -402,6 +418,12 @@ uint32_t espt_cflags(CPUState *cpu)
         espt_set_gs(t);
         st.table_switches++;
     }
+    if (unlikely(c->cold_until)) {
+        if (get_clock() < c->cold_until) {
+            return 0;
+        }
+        c->cold_until = 0;
+    }
     return CF_ESPT;
 }
 
@@ -455,6 +477,15 @@ static bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
             espt_drop_all(t);
         }
         st.flush_budget++;
+    }
+    old = t->pages ? g_hash_table_lookup(t->pages, GUINT_TO_POINTER(vpage))
+                   : NULL;
+    if (old && (ram_addr_t)(uintptr_t)old - 1 == ram) {
+        /* Same guest page, other permission (read-only -> writable). */
+        if (mprotect(t->base + vpage, ESPT_PAGE, prot) == 0) {
+            st.upgrades++;
+            return true;
+        }
     }
     p = mmap(t->base + vpage, ESPT_PAGE, prot,
              MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd,
@@ -521,10 +552,24 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
     int flags, prot = PROT_READ;
     unsigned lg;
 
+    int64_t now = get_clock();
+
     if (is_write) {
         st.faults_write++;
     } else {
         st.faults_read++;
+    }
+    EsptCpu *c = t->owner;
+
+    if (now - c->window_start > ESPT_COLD_WINDOW_NS) {
+        c->window_start = now;
+        c->window_faults = 0;
+    }
+    if (++c->window_faults > ESPT_COLD_FAULTS) {
+        /* Faulting faster than ESPT pays back: softmmu for a while. */
+        c->cold_until = now + ESPT_COLD_NS;
+        c->window_faults = 0;
+        st.cold_periods++;
     }
     /* Precise guest abort if the guest page tables say no. */
     flags = probe_access_full(env, addr, is_write ? MMU_DATA_STORE :
@@ -705,6 +750,8 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "pages-mapped", espt.pages },
         { "tables-live", espt.tables_live },
         { "table-switches", st.table_switches },
+        { "cold-periods", st.cold_periods },
+        { "upgrades", st.upgrades },
         { "faults-read", st.faults_read },
         { "faults-write", st.faults_write },
         { "maps", st.maps },
