@@ -46,8 +46,15 @@ bool espt_accel_init(Error **errp);
 /* Whether the default RAM backend must be a shared memfd. */
 bool espt_wants_shared_ram(void);
 
-/* cpu-exec: extra cflags for the TB about to be looked up. */
-uint32_t espt_cflags(CPUState *cpu);
+/*
+ * cpu-exec: extra cflags for the TB about to be looked up.  Runs on every
+ * TB lookup (helper_lookup_tb_ptr included): inline test when ESPT is off.
+ */
+uint32_t espt_cflags_slow(CPUState *cpu);
+static inline uint32_t espt_cflags(CPUState *cpu)
+{
+    return espt_enabled ? espt_cflags_slow(cpu) : 0;
+}
 
 /* cputlb: softmmu TLB maintenance that the shadow tables must follow. */
 void espt_tlb_flush(CPUState *cpu, uint16_t idxmap);
