@@ -281,6 +281,10 @@ void espt_tlb_flush(CPUState *cpu, uint16_t idxmap)
         qatomic_inc(&st.flush_suppressed);
         return;
     }
+    if (bitmap_empty(c->live, ESPT_ASIDS)) {
+        /* Only this vCPU's thread fills its tables: nothing to drop. */
+        return;
+    }
     /* QEMU's TLB is not tagged: a full flush may be TLBIALL. */
     qemu_mutex_lock(&espt.lock);
     espt_drop_cpu(c);
@@ -321,15 +325,19 @@ void espt_tlb_flush_range(CPUState *cpu, vaddr addr, vaddr len,
         return;
     }
     c = espt_cpu(cpu);
-    qemu_mutex_lock(&espt.lock);
-    for (i = find_first_bit(c->live, ESPT_ASIDS); i < ESPT_ASIDS;
-         i = find_next_bit(c->live, ESPT_ASIDS, i + 1)) {
-        espt_flush_pages(&c->tables[i], addr, len);
-    }
     if (len <= ESPT_PAGE) {
         st.flush_page++;
     } else {
         st.flush_range++;
+    }
+    if (bitmap_empty(c->live, ESPT_ASIDS)) {
+        /* Only this vCPU's thread fills its tables: nothing to drop. */
+        return;
+    }
+    qemu_mutex_lock(&espt.lock);
+    for (i = find_first_bit(c->live, ESPT_ASIDS); i < ESPT_ASIDS;
+         i = find_next_bit(c->live, ESPT_ASIDS, i + 1)) {
+        espt_flush_pages(&c->tables[i], addr, len);
     }
     qemu_mutex_unlock(&espt.lock);
 }
@@ -479,6 +487,16 @@ static bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
             espt_drop_all(t);
         }
         st.flush_budget++;
+    }
+    /*
+     * Translated code may have appeared on the page since the caller's
+     * probe (another vCPU, MTTCG).  tlb_protect_code() clears the code
+     * dirty bit before espt_protect_code() takes the lock, so checking it
+     * here, under the lock, cannot miss it.
+     */
+    if ((prot & PROT_WRITE) &&
+        !cpu_physical_memory_get_dirty_flag(ram, DIRTY_MEMORY_CODE)) {
+        prot &= ~PROT_WRITE;
     }
     old = t->pages ? g_hash_table_lookup(t->pages, GUINT_TO_POINTER(vpage))
                    : NULL;
