@@ -568,19 +568,17 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
 {
     CPUArchState *env = cpu->env_ptr;
     CPUTLBEntryFull *full;
+    EsptCpu *c = t->owner;
+    int64_t now = get_clock();
     void *host;
     int flags, prot = PROT_READ;
     unsigned lg;
-
-    int64_t now = get_clock();
 
     if (is_write) {
         st.faults_write++;
     } else {
         st.faults_read++;
     }
-    EsptCpu *c = t->owner;
-
     if (now - c->window_start > ESPT_COLD_WINDOW_NS) {
         c->window_start = now;
         c->window_faults = 0;
@@ -615,6 +613,11 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
     if (is_write) {
         prot |= PROT_WRITE;
     } else {
+        /*
+         * Map writable at once if a store would be allowed, saving a
+         * second fault.  A refused non-faulting probe installs nothing,
+         * and an allowed one installs an entry that also grants the read.
+         */
         void *h2;
         CPUTLBEntryFull *f2;
         int wf = probe_access_full(env, addr, MMU_DATA_STORE, espt_mmu_idx,
@@ -624,9 +627,6 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
                     TLB_WATCHPOINT | TLB_DISCARD_WRITE)) && h2 == host) {
             prot |= PROT_WRITE;
         }
-        /* Re-fill the read entry: the store probe may have evicted it. */
-        probe_access_full(env, addr, MMU_DATA_LOAD, espt_mmu_idx, false,
-                          &host, &full, retaddr);
     }
     qemu_mutex_lock(&espt.lock);
     if (!espt_map(t, addr & ~(ESPT_PAGE - 1), host, prot, lg)) {
