@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from harness import test, check
-from guest import ROOT, BUILD, QEMU, KERNELS, boot, parse_espt
+from guest import ROOT, BUILD, GUEST, QEMU, KERNELS, boot, kernel_path, parse_espt
 
 LOGS = os.path.join(BUILD, "tests", "logs")
 ON = ["-accel", "tcg,espt=on"]
@@ -74,6 +74,117 @@ def differential(flavour, smp):
 for _fl in KERNELS:
     for _smp in (1, 4):
         differential(_fl, _smp)
+
+
+def suite_lines(r):
+    return [l for l in r.output("suite").split("\n") if l.startswith("suite: ")]
+
+
+def suite_info(r):
+    """'info: NAME: key=value' lines of the suite -> {key: int}."""
+    d = {}
+    for m in re.finditer(r"^info: \S+: (\w+)=(\d+)", r.output("suite"), re.M):
+        d[m.group(1)] = int(m.group(2))
+    return d
+
+
+def correctness(flavour, smp):
+    """The guest correctness suite (tests/guest/progs/suite.c) with
+    espt=off and espt=on: same lines, all passed, and ESPT served it."""
+    name = "espt/suite/%s/smp%d" % (flavour, smp)
+
+    def run():
+        runs = {}
+        for mode, extra in (("off", OFF), ("on", ON)):
+            lf = log("%s-%s" % (name, mode))
+            # 2 GiB: part of the guest's memory is highmem.
+            r = boot(flavour, tests=["suite"], smp=smp, mem=2048,
+                     extra_qemu=extra, log_path=lf, timeout=900,
+                     hmp=["info espt"])
+            check(r.ok, "espt=%s: %s" % (mode, explain(r, lf)))
+            check(r.hmp is not None, "espt=%s: no monitor reply" % mode)
+            runs[mode] = (r, parse_espt(r.hmp["info espt"]))
+        a, b = suite_lines(runs["off"][0]), suite_lines(runs["on"][0])
+        check(len(a) > 30, "suite printed too little: %s" % a)
+        diff = [(x, y) for x, y in zip(a, b) if x != y]
+        check(a == b, "espt=off and espt=on disagree (%d vs %d lines), first: %s"
+              % (len(a), len(b), diff[:3]))
+        on = runs["on"][1]
+        check(on["on"], "espt=on but 'info espt' says it is off")
+        check(on.get("maps", 0) > 1000, "ESPT barely used: %r" % on)
+        # devmem: user-space MMIO must have run on softmmu, never mapped.
+        check(on.get("fallbacks-io", 0) > 0, "device access not sent to softmmu: %r" % on)
+        # smc/jit: stores into pages with translated code.
+        check(on.get("code-protects", 0) > 0 and on.get("smc-writes", 0) > 0,
+              "code pages not protected or written: %r" % on)
+        check(on.get("flushes-all", 0) > 0 and on.get("flushes-page", 0) > 0,
+              "guest TLB maintenance did not reach the shadow tables: %r" % on)
+        if flavour == "armmp-lpae":
+            info = suite_info(runs["on"][0])
+            check(info.get("hugetlb") == 1 and info.get("thp_kib", 0) > 0,
+                  "LPAE guest without huge pages, large mappings untested: %r" % info)
+        print("    %d lines equal; maps %d, faults %d/%d, io fallbacks %d, smc writes %d, "
+              "flushes all/page %d/%d; suite %s s (off) vs %s s (on)"
+              % (len(a), on["maps"], on["faults-read"], on["faults-write"],
+                 on["fallbacks-io"], on["smc-writes"], on["flushes-all"],
+                 on["flushes-page"], runs["off"][0].results["suite"][2],
+                 runs["on"][0].results["suite"][2]), flush=True)
+    test(name)(run)
+
+
+for _fl in KERNELS:
+    for _smp in (1, 4):
+        correctness(_fl, _smp)
+
+
+CRASHER = r"""
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static void *crash(void *arg)
+{
+    sleep(atoi(getenv("ESPT_TEST_CRASH_AFTER")));
+    *(volatile int *)16 = 1;
+    return arg;
+}
+
+__attribute__((constructor)) static void start(void)
+{
+    pthread_t t;
+
+    if (getenv("ESPT_TEST_CRASH_AFTER")) {
+        pthread_create(&t, NULL, crash, NULL);
+    }
+}
+"""
+
+
+@test("espt/host-crash-stays-a-crash")
+def _():
+    """A host bug (a wild access outside any shadow table, from outside
+    generated code) while ESPT's SIGSEGV handler is installed must still
+    kill QEMU with SIGSEGV, not be swallowed or turned into a guest fault."""
+    import resource
+    d = os.path.join(BUILD, "tests")
+    os.makedirs(d, exist_ok=True)
+    src, so = os.path.join(d, "crasher.c"), os.path.join(d, "crasher.so")
+    with open(src, "w") as f:
+        f.write(CRASHER)
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", so, src, "-lpthread"], check=True)
+    env = dict(os.environ, LD_PRELOAD=so, ESPT_TEST_CRASH_AFTER="8")
+    cmd = [QEMU, "-M", "virt", "-m", "512", "-kernel", kernel_path("armmp"),
+           "-initrd", os.path.join(GUEST, "initramfs.cpio.gz"),
+           "-append", "console=ttyAMA0 quiet espt.tests=workload",
+           "-nographic", "-no-reboot", "-no-shutdown", "-monitor", "none",
+           "-serial", "stdio"] + ON
+    p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=120,
+                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
+    out = p.stdout.decode(errors="replace")
+    seen = "ESPT-BEGIN workload" in out
+    check(seen, "the guest did not get to run under ESPT before the crash:\n" + out[-1500:])
+    check(p.returncode == -11, "QEMU ended with %s, not SIGSEGV:\n%s" % (p.returncode, out[-1500:]))
 
 
 def qemu_error(args):

@@ -572,7 +572,9 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
     int64_t now = get_clock();
     void *host;
     int flags, prot = PROT_READ;
+    ram_addr_t ram;
     unsigned lg;
+    bool code;
 
     if (is_write) {
         st.faults_write++;
@@ -598,21 +600,23 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
         st.fallbacks_io++;
         espt_fallback(cpu, retaddr);
     }
-    if (is_write && (flags & TLB_NOTDIRTY)) {
-        /* Writing a page with translated code: invalidate it first. */
-        st.smc_writes++;
-        probe_access(env, addr, 1, MMU_DATA_STORE, espt_mmu_idx, retaddr);
-        flags = probe_access_full(env, addr, MMU_DATA_STORE, espt_mmu_idx,
-                                  false, &host, &full, retaddr);
-        if (flags & TLB_NOTDIRTY) {
-            /* Still tracked (e.g. dirty logging): this write on softmmu. */
-            st.fallbacks_io++;
+    /*
+     * probe_access_full() has already run the notdirty path for a store
+     * (invalidating the TBs on the byte it probed).  If the page still
+     * holds translated code, e.g. data next to code or a guest JIT, it
+     * stays read-only in the shadow table and each store to it runs on
+     * softmmu, which invalidates exactly what the whole store overlaps.
+     */
+    ram = qemu_ram_addr_from_host(host);
+    code = ram != RAM_ADDR_INVALID &&
+           !cpu_physical_memory_get_dirty_flag(ram, DIRTY_MEMORY_CODE);
+    if (is_write) {
+        if (code) {
+            st.smc_writes++;
             espt_fallback(cpu, retaddr);
         }
-    }
-    if (is_write) {
         prot |= PROT_WRITE;
-    } else {
+    } else if (!code) {
         /*
          * Map writable at once if a store would be allowed, saving a
          * second fault.  A refused non-faulting probe installs nothing,
@@ -623,8 +627,8 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
         int wf = probe_access_full(env, addr, MMU_DATA_STORE, espt_mmu_idx,
                                    true, &h2, &f2, retaddr);
 
-        if (!(wf & (TLB_INVALID_MASK | TLB_NOTDIRTY | TLB_MMIO |
-                    TLB_WATCHPOINT | TLB_DISCARD_WRITE)) && h2 == host) {
+        if (!(wf & (TLB_INVALID_MASK | TLB_MMIO | TLB_WATCHPOINT |
+                    TLB_DISCARD_WRITE)) && h2 == host) {
             prot |= PROT_WRITE;
         }
     }

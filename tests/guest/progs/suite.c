@@ -1,0 +1,933 @@
+/*
+ * suite: the guest side of the ESPT correctness suite.
+ *
+ * Each subtest stresses one way a guest can change, share or fault on its
+ * user mappings, checks its own results, and prints what it saw on lines
+ * starting with "suite: ".  The host runs the same suite with espt=off and
+ * espt=on and requires identical "suite: " lines, so anything a shadow
+ * table got wrong (a stale mapping, a lost write, a wrong fault address)
+ * shows either as a failed check here or as a difference there.  Lines
+ * starting with "info: " are facts about the guest kernel (are huge pages
+ * available, ...) that the host test may look at but does not compare.
+ *
+ * Usage: suite [subtest...]   (default: all).  Exit status 0 only if every
+ * subtest passed.  Each subtest runs in its own process.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#define _GNU_SOURCE
+#define _FILE_OFFSET_BITS 64
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *cur = "?";   /* name of the running subtest */
+static int failures;
+static uint32_t digest = 2166136261u;
+static size_t page;
+
+static void mix(uint32_t v)
+{
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        digest ^= (v >> (8 * i)) & 0xff;
+        digest *= 16777619u;
+    }
+}
+
+#define CHECK(cond, ...) do {                                       \
+        if (!(cond)) {                                              \
+            printf("suite: %s: FAIL line %d: ", cur, __LINE__);     \
+            printf(__VA_ARGS__);                                    \
+            printf("\n");                                           \
+            failures++;                                             \
+        }                                                           \
+    } while (0)
+
+/* Deterministic pseudo-random numbers (same sequence in every run). */
+static uint32_t rng_state = 12345;
+
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return rng_state;
+}
+
+/* The word expected at byte offset off of a buffer filled with seed. */
+static uint32_t pat(size_t off, uint32_t seed)
+{
+    uint32_t x = (uint32_t)off * 2654435761u ^ seed;
+
+    x ^= x >> 15;
+    return x * 0x2c1b3c6du;
+}
+
+static void fill_range(void *base, size_t from, size_t to, uint32_t seed)
+{
+    uint32_t *w = base;
+    size_t i;
+
+    for (i = from / 4; i < to / 4; i++) {
+        w[i] = pat(i * 4, seed);
+    }
+}
+
+/* Number of words in [from, to) that do not hold the pattern. */
+static size_t bad_range(const void *base, size_t from, size_t to,
+                        uint32_t seed)
+{
+    const uint32_t *w = base;
+    size_t i, bad = 0;
+
+    for (i = from / 4; i < to / 4; i++) {
+        bad += w[i] != pat(i * 4, seed);
+    }
+    return bad;
+}
+
+static void *map_anon(size_t len, int prot)
+{
+    void *p = mmap(NULL, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED) {
+        printf("suite: %s: FAIL mmap %zu: %s\n", cur, len, strerror(errno));
+        exit(2);
+    }
+    return p;
+}
+
+/* ---- catching faults ------------------------------------------------ */
+
+static sigjmp_buf fault_jmp;
+static volatile int fault_sig, fault_code;
+static volatile uintptr_t fault_addr;
+
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    fault_sig = sig;
+    fault_code = si->si_code;
+    fault_addr = (uintptr_t)si->si_addr;
+    siglongjmp(fault_jmp, 1);
+}
+
+static void catch_faults(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGILL, &sa, NULL);
+}
+
+/*
+ * Run fn(arg); return 0 if it completed, else the signal it raised (with
+ * fault_addr and fault_code set).
+ */
+static int faults(void (*fn)(volatile void *), volatile void *arg)
+{
+    fault_sig = 0;
+    fault_code = 0;
+    fault_addr = 0;
+    if (sigsetjmp(fault_jmp, 1) == 0) {
+        fn(arg);
+        return 0;
+    }
+    return fault_sig;
+}
+
+static volatile uint32_t sink;
+
+static void rd8(volatile void *p) { sink += *(volatile uint8_t *)p; }
+static void wr8(volatile void *p) { *(volatile uint8_t *)p = 0xa5; }
+
+struct __attribute__((packed)) u32p { uint32_t v; };
+struct __attribute__((packed)) u16p { int16_t v; };
+struct __attribute__((packed)) u64p { uint64_t v; };
+
+static void rd32u(volatile void *p)
+{
+    sink += ((volatile struct u32p *)p)->v;
+}
+
+static void wr32u(volatile void *p)
+{
+    ((volatile struct u32p *)p)->v = 0x11223344;
+}
+
+/* Report a fault relative to base, so addresses need not match. */
+static void report(const char *what, int sig, uintptr_t base)
+{
+    printf("suite: %s: %s sig=%d code=%d off=%ld\n", cur, what, sig,
+           sig ? fault_code : 0, sig ? (long)(fault_addr - base) : 0L);
+    mix(sig);
+    mix(sig ? fault_addr - base : 0);
+}
+
+/* ---- churn: mmap / munmap / mprotect / mremap ----------------------- */
+
+#define SLOTS 24
+
+static void t_churn(void)
+{
+    struct { char *p; size_t len; uint32_t seed; } s[SLOTS];
+    int fd = open("/tmp/suite-churn", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    unsigned ops[8] = { 0 };
+    char *file;
+    int i, it;
+
+    CHECK(fd >= 0, "open: %s", strerror(errno));
+    CHECK(ftruncate(fd, page) == 0, "ftruncate");
+    file = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(file != MAP_FAILED, "mmap file");
+    fill_range(file, 0, page, 0xf11e);
+    munmap(file, page);
+
+    memset(s, 0, sizeof(s));
+    for (it = 0; it < 2500; it++) {
+        int k = rnd() % SLOTS, op = rnd() % 8;
+        size_t len;
+        char *q;
+
+        if (!s[k].p) {
+            s[k].len = (1 + rnd() % 6) * page;
+            s[k].seed = rnd();
+            s[k].p = map_anon(s[k].len, PROT_READ | PROT_WRITE);
+            fill_range(s[k].p, 0, s[k].len, s[k].seed);
+            continue;
+        }
+        ops[op]++;
+        CHECK(bad_range(s[k].p, 0, s[k].len, s[k].seed) == 0,
+              "slot %d lost its data before op %d (iteration %d)", k, op, it);
+        switch (op) {
+        case 0:                     /* unmap */
+            munmap(s[k].p, s[k].len);
+            s[k].p = NULL;
+            break;
+        case 1:                     /* read-only, write must fault */
+            CHECK(mprotect(s[k].p, s[k].len, PROT_READ) == 0, "mprotect");
+            i = faults(wr8, s[k].p + s[k].len - 1);
+            CHECK(i == SIGSEGV && fault_addr == (uintptr_t)s[k].p +
+                  s[k].len - 1, "write to read-only: sig %d", i);
+            CHECK(mprotect(s[k].p, s[k].len, PROT_READ | PROT_WRITE) == 0,
+                  "mprotect");
+            break;
+        case 2:                     /* grow, maybe moving */
+            len = s[k].len + (1 + rnd() % 4) * page;
+            q = mremap(s[k].p, s[k].len, len, MREMAP_MAYMOVE);
+            CHECK(q != MAP_FAILED, "mremap grow: %s", strerror(errno));
+            if (q != MAP_FAILED) {
+                CHECK(bad_range(q, 0, s[k].len, s[k].seed) == 0,
+                      "mremap grow lost data");
+                fill_range(q, s[k].len, len, s[k].seed);
+                s[k].p = q;
+                s[k].len = len;
+            }
+            break;
+        case 3:                     /* shrink */
+            if (s[k].len > page) {
+                len = s[k].len - page;
+                q = mremap(s[k].p, s[k].len, len, 0);
+                CHECK(q == s[k].p, "mremap shrink: %s", strerror(errno));
+                s[k].len = len;
+            }
+            break;
+        case 4:                     /* move to a given place */
+            q = map_anon(s[k].len, PROT_NONE);
+            q = mremap(s[k].p, s[k].len, s[k].len,
+                       MREMAP_MAYMOVE | MREMAP_FIXED, q);
+            CHECK(q != MAP_FAILED, "mremap fixed: %s", strerror(errno));
+            if (q != MAP_FAILED) {
+                /* The old place must be gone. */
+                i = faults(rd8, s[k].p);
+                CHECK(i == SIGSEGV, "old place of a moved mapping readable");
+                s[k].p = q;
+            }
+            break;
+        case 5:                     /* rewrite */
+            s[k].seed = rnd();
+            fill_range(s[k].p, 0, s[k].len, s[k].seed);
+            break;
+        case 6:                     /* same address, file page then zeros */
+            q = mmap(s[k].p, page, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
+            CHECK(q == s[k].p, "mmap fixed file");
+            CHECK(bad_range(q, 0, page, 0xf11e) == 0,
+                  "file page mapped over anon shows stale data");
+            /* Replace the whole slot: mremap needs it to be one VMA. */
+            q = mmap(s[k].p, s[k].len, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+            CHECK(q == s[k].p, "mmap fixed anon");
+            for (i = 0; i < (int)(s[k].len / 4); i++) {
+                if (((uint32_t *)q)[i]) {
+                    break;
+                }
+            }
+            CHECK(i == (int)(s[k].len / 4), "fresh anon page not zero");
+            fill_range(s[k].p, 0, s[k].len, s[k].seed);
+            break;
+        case 7:                     /* PROT_NONE and back */
+            CHECK(mprotect(s[k].p, page, PROT_NONE) == 0, "mprotect");
+            i = faults(rd8, s[k].p + 5);
+            CHECK(i == SIGSEGV && fault_code == SEGV_ACCERR,
+                  "read of PROT_NONE: sig %d code %d", i, fault_code);
+            CHECK(mprotect(s[k].p, page, PROT_READ | PROT_WRITE) == 0,
+                  "mprotect");
+            break;
+        }
+        mix(op);
+    }
+    for (i = 0; i < SLOTS; i++) {
+        if (s[i].p) {
+            CHECK(bad_range(s[i].p, 0, s[i].len, s[i].seed) == 0,
+                  "slot %d lost its data", i);
+            mix(s[i].len);
+        }
+    }
+    close(fd);
+    unlink("/tmp/suite-churn");
+    printf("suite: churn: ops %u %u %u %u %u %u %u %u\n", ops[0], ops[1],
+           ops[2], ops[3], ops[4], ops[5], ops[6], ops[7]);
+}
+
+/* ---- cow: fork + copy-on-write with most of RAM in use -------------- */
+
+static void t_cow(void)
+{
+    long avail = sysconf(_SC_AVPHYS_PAGES);
+    size_t len, npages, i, bad;
+    char *p;
+    int c, status, nchild = 3;
+
+    /* A quarter of free memory (at most 256 MiB); children dirty a quarter. */
+    npages = avail / 4;
+    if (npages > (256u << 20) / page) {
+        npages = (256u << 20) / page;
+    }
+    len = npages * page;
+    p = map_anon(len, PROT_READ | PROT_WRITE);
+    fill_range(p, 0, len, 0xc0);
+    for (c = 0; c < nchild; c++) {
+        if (fork() == 0) {
+            size_t bad = 0;
+
+            for (i = c; i < npages; i += 4) {
+                fill_range(p, i * page, (i + 1) * page, 0xc1 + c);
+            }
+            for (i = 0; i < npages; i++) {
+                bad += bad_range(p, i * page, (i + 1) * page,
+                                 i % 4 == (size_t)c ? 0xc1 + c : 0xc0);
+            }
+            _exit(bad ? 1 : 0);
+        }
+    }
+    /* The parent writes too, while the children run. */
+    for (i = 3; i < npages; i += 4) {
+        fill_range(p, i * page, (i + 1) * page, 0xcf);
+    }
+    for (c = 0; c < nchild; c++) {
+        CHECK(wait(&status) > 0 && WIFEXITED(status) &&
+              WEXITSTATUS(status) == 0, "child saw wrong data (%#x)", status);
+    }
+    bad = 0;
+    for (i = 0; i < npages; i++) {
+        bad += bad_range(p, i * page, (i + 1) * page,
+                         i % 4 == 3 ? 0xcf : 0xc0) != 0;
+    }
+    CHECK(bad == 0, "%zu parent pages changed by a child", bad);
+    munmap(p, len);
+    printf("info: cow: %zu MiB\n", len >> 20);
+    printf("suite: cow: %d children\n", nchild);
+}
+
+/* ---- asids: more live processes than the guest has ASIDs ------------ */
+
+#define NPROC 300
+#define ROUNDS 3
+#define FIXED_VA ((void *)0x30000000)
+
+static void t_asids(void)
+{
+    int go[2], ack[2], i, r, status, bad = 0;
+    char c;
+
+    CHECK(pipe(go) == 0 && pipe(ack) == 0, "pipe");
+    for (i = 0; i < NPROC; i++) {
+        pid_t pid = fork();
+
+        if (pid < 0) {
+            printf("suite: asids: FAIL fork %d: %s\n", i, strerror(errno));
+            exit(2);
+        }
+        if (pid == 0) {
+            /* Every process has its own data at the same address. */
+            uint32_t *p = mmap(FIXED_VA, page, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+            close(go[1]);
+            close(ack[0]);
+            fill_range(p, 0, page, i);
+            for (r = 0; r < ROUNDS; r++) {
+                if (read(go[0], &c, 1) != 1) {
+                    _exit(3);
+                }
+                c = bad_range(p, 0, page, i + r * NPROC) ? 'x' : 'o';
+                fill_range(p, 0, page, i + (r + 1) * NPROC);
+                if (write(ack[1], &c, 1) != 1) {
+                    _exit(3);
+                }
+            }
+            _exit(0);
+        }
+    }
+    close(go[0]);
+    close(ack[1]);
+    for (r = 0; r < ROUNDS; r++) {
+        for (i = 0; i < NPROC; i++) {
+            CHECK(write(go[1], "g", 1) == 1, "write go");
+        }
+        for (i = 0; i < NPROC; i++) {
+            CHECK(read(ack[0], &c, 1) == 1, "read ack");
+            bad += c != 'o';
+        }
+    }
+    for (i = 0; i < NPROC; i++) {
+        wait(&status);
+        bad += !WIFEXITED(status) || WEXITSTATUS(status);
+    }
+    CHECK(bad == 0, "%d processes saw another one's data", bad);
+    printf("suite: asids: %d processes x %d rounds, %d bad\n", NPROC, ROUNDS,
+           bad);
+}
+
+/* ---- threads: atomics, futexes, shared memory ----------------------- */
+
+#define NTHREADS 4
+#define ITERS 60000
+
+static volatile uint32_t atomic_ctr, locked_ctr;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_barrier_t barrier;
+static uint32_t *shared;       /* NTHREADS x 16 KiB */
+static int futex_word;
+static uint32_t thread_bad;
+
+static void *worker(void *arg)
+{
+    int id = (int)(intptr_t)arg, i, j, round;
+    size_t slice = 16384;
+
+    for (round = 0; round < 4; round++) {
+        fill_range(shared, id * slice, (id + 1) * slice, round * 16 + id);
+        for (i = 0; i < ITERS / 4; i++) {
+            __atomic_fetch_add(&atomic_ctr, 1, __ATOMIC_SEQ_CST);
+            if ((i & 15) == 0) {
+                pthread_mutex_lock(&lock);
+                locked_ctr++;
+                pthread_mutex_unlock(&lock);
+            }
+        }
+        pthread_barrier_wait(&barrier);
+        /* Everyone's slice must be visible to everyone. */
+        for (j = 0; j < NTHREADS; j++) {
+            if (bad_range(shared, j * slice, (j + 1) * slice,
+                          round * 16 + j)) {
+                __atomic_fetch_add(&thread_bad, 1, __ATOMIC_SEQ_CST);
+            }
+        }
+        pthread_barrier_wait(&barrier);
+    }
+    return NULL;
+}
+
+static long futex(int *uaddr, int op, int val)
+{
+    return syscall(SYS_futex, uaddr, op, val, NULL, NULL, 0);
+}
+
+static void *ponger(void *arg)
+{
+    int i;
+
+    (void)arg;
+    for (i = 0; i < 500; i++) {
+        while (__atomic_load_n(&futex_word, __ATOMIC_ACQUIRE) != 1) {
+            futex(&futex_word, FUTEX_WAIT, 0);
+        }
+        __atomic_store_n(&futex_word, 0, __ATOMIC_RELEASE);
+        futex(&futex_word, FUTEX_WAKE, 1);
+    }
+    return NULL;
+}
+
+static void t_threads(void)
+{
+    pthread_t t[NTHREADS], pong;
+    int i;
+
+    shared = map_anon(NTHREADS * 16384, PROT_READ | PROT_WRITE);
+    pthread_barrier_init(&barrier, NULL, NTHREADS);
+    for (i = 0; i < NTHREADS; i++) {
+        CHECK(pthread_create(&t[i], NULL, worker, (void *)(intptr_t)i) == 0,
+              "pthread_create");
+    }
+    for (i = 0; i < NTHREADS; i++) {
+        pthread_join(t[i], NULL);
+    }
+    CHECK(atomic_ctr == NTHREADS * (ITERS / 4) * 4, "atomic counter %u",
+          atomic_ctr);
+    CHECK(locked_ctr == NTHREADS * ((ITERS / 4 + 15) / 16) * 4, "locked counter %u",
+          locked_ctr);
+    CHECK(thread_bad == 0, "%u stale slices seen", thread_bad);
+
+    /* Futex ping-pong: each side sleeps until the other wakes it. */
+    pthread_create(&pong, NULL, ponger, NULL);
+    for (i = 0; i < 500; i++) {
+        __atomic_store_n(&futex_word, 1, __ATOMIC_RELEASE);
+        futex(&futex_word, FUTEX_WAKE, 1);
+        while (__atomic_load_n(&futex_word, __ATOMIC_ACQUIRE) != 0) {
+            futex(&futex_word, FUTEX_WAIT, 1);
+        }
+    }
+    pthread_join(pong, NULL);
+    mix(atomic_ctr);
+    mix(locked_ctr);
+    printf("suite: threads: atomic %u locked %u stale %u pingpong 500\n",
+           atomic_ctr, locked_ctr, thread_bad);
+}
+
+/* ---- smc / jit: generated and self-modifying code -------------------- */
+
+#define A_MOVW(rd, imm) (0xe3000000u | (((imm) >> 12) & 0xf) << 16 | \
+                         (rd) << 12 | ((imm) & 0xfff))
+#define A_BX_LR         0xe12fff1eu
+#define A_ADD_IMM(rd, rn, imm) (0xe2800000u | (rn) << 16 | (rd) << 12 | (imm))
+#define A_SUBS_IMM(rd, rn, imm) (0xe2500000u | (rn) << 16 | (rd) << 12 | (imm))
+/* b<cond> from word index `from' to word index `to' */
+#define A_B(cond, from, to) ((cond) << 28 | 0x0a000000u | \
+                             (((to) - (from) - 2) & 0xffffff))
+#define A_STR(rt, rn, off) (0xe5800000u | (rn) << 16 | (rt) << 12 | (off))
+
+typedef uint32_t (*fn0)(void);
+typedef uint32_t (*fn2)(uint32_t, uint32_t);
+typedef uint32_t (*fn3)(uint32_t, uint32_t, uint32_t *);
+
+static void flush(void *p, size_t len)
+{
+    __builtin___clear_cache((char *)p, (char *)p + len);
+}
+
+static void t_smc(void)
+{
+    uint32_t *code = map_anon(page, PROT_READ | PROT_WRITE | PROT_EXEC);
+    volatile uint32_t *data = code + page / 8;  /* same page as the code */
+    uint32_t i, r, sum = 0;
+
+    /* A function rewritten with a new constant before every call. */
+    for (i = 0; i < 3000; i++) {
+        code[0] = A_MOVW(0, i * 7 & 0xffff);
+        code[1] = A_BX_LR;
+        flush(code, 8);
+        r = ((fn0)code)();
+        CHECK(r == (i * 7 & 0xffff), "rewritten function returned %u not %u",
+              r, i * 7 & 0xffff);
+        sum += r;
+        *data += r;             /* data writes into a page with code */
+    }
+    CHECK(*data == sum, "data word beside code: %u vs %u", *data, sum);
+    mix(sum);
+
+    /*
+     * Code that overwrites its own next instruction (r0 <- 3 replaces
+     * r0 <- 2) without cache maintenance: architecturally either value
+     * may be seen; the two runs must agree.
+     */
+    code[0] = A_STR(1, 2, 0);       /* str r1, [r2] */
+    code[1] = A_MOVW(0, 1);
+    code[2] = A_MOVW(0, 2);
+    code[3] = A_BX_LR;
+    flush(code, 16);
+    r = ((fn3)code)(0, A_MOVW(0, 3), &code[2]);
+    printf("suite: smc: self-modifying store saw %u\n", r);
+    mix(r);
+
+    printf("suite: smc: rewrite x3000 sum %u\n", sum);
+}
+
+static void t_jit(void)
+{
+    uint32_t *buf = map_anon(4 * page, PROT_READ | PROT_WRITE);
+    uint32_t i, r, total = 0;
+
+    /*
+     * A JIT-style loop: emit a counted loop with a new step into a fresh
+     * place of the buffer, flip the buffer to executable (W^X), run it,
+     * flip it back.  f(n, 0) = n * step.
+     */
+    for (i = 0; i < 400; i++) {
+        uint32_t *f = buf + (i % 16) * (page / 16);   /* 16 x 1 KiB */
+        uint32_t step = 1 + i % 200, n = 50 + i % 97;
+
+        CHECK(mprotect(buf, 4 * page, PROT_READ | PROT_WRITE) == 0, "W");
+        f[0] = A_ADD_IMM(1, 1, step);   /* loop: add r1, r1, #step */
+        f[1] = A_SUBS_IMM(0, 0, 1);     /*       subs r0, r0, #1   */
+        f[2] = A_B(1, 2, 0);            /*       bne loop          */
+        f[3] = 0xe1a00001u;             /*       mov r0, r1        */
+        f[4] = A_BX_LR;
+        flush(f, 20);
+        CHECK(mprotect(buf, 4 * page, PROT_READ | PROT_EXEC) == 0, "X");
+        r = ((fn2)f)(n, 0);
+        CHECK(r == n * step, "jit %u: %u != %u", i, r, n * step);
+        total += r;
+    }
+    mix(total);
+    printf("suite: jit: 400 functions total %u\n", total);
+}
+
+/* ---- signals: faults a program can catch ----------------------------- */
+
+static void exec_at(volatile void *p) { sink += ((fn0)p)(); }
+
+static void t_signals(void)
+{
+    char *b = map_anon(4 * page, PROT_READ | PROT_WRITE);
+    int fd, s;
+    char *f;
+
+    catch_faults();
+    memset(b, 1, 4 * page);
+    CHECK(mprotect(b + page, page, PROT_READ) == 0, "mprotect");
+    CHECK(mprotect(b + 3 * page, page, PROT_NONE) == 0, "mprotect");
+
+    report("write read-only", faults(wr8, b + page + 100), (uintptr_t)b);
+    report("read PROT_NONE", faults(rd8, b + 3 * page + 7), (uintptr_t)b);
+    report("read kernel", faults(rd8, (void *)0xc0000010), 0);
+    report("write kernel", faults(wr8, (void *)0xc0100000), 0);
+    report("read vectors", faults(rd8, (void *)0xffff0000), 0);
+    report("read NULL", faults(rd8, NULL), 0);
+    report("write text", faults(wr8, (void *)t_signals), (uintptr_t)t_signals);
+    /* Page-crossing accesses whose second half faults. */
+    report("read across into none", faults(rd32u, b + 3 * page - 2),
+           (uintptr_t)b);
+    report("write across into ro", faults(wr32u, b + 2 * page - 1),
+           (uintptr_t)b);
+    printf("suite: signals: after it %02x\n", (uint8_t)b[2 * page - 1]);
+    report("write across from ro", faults(wr32u, b + 3 * page - 3),
+           (uintptr_t)b);
+    printf("suite: signals: after it %02x\n", (uint8_t)b[3 * page - 3]);
+    /* Executing from a page without PROT_EXEC. */
+    ((uint32_t *)b)[0] = A_BX_LR;
+    flush(b, 4);
+    report("exec no-exec", faults(exec_at, b), (uintptr_t)b);
+
+    /* SIGBUS: a file mapping past the end of the file. */
+    fd = open("/tmp/suite-bus", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0 && ftruncate(fd, 100) == 0, "file");
+    f = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    CHECK(f != MAP_FAILED, "mmap");
+    report("read in file", faults(rd8, f + 50), (uintptr_t)f);
+    report("read past EOF", faults(rd8, f + page + 8), (uintptr_t)f);
+    report("write past EOF", faults(wr8, f + page + 9), (uintptr_t)f);
+    /* Truncating under a live mapping must take its pages away. */
+    f[10] = 7;
+    CHECK(ftruncate(fd, 0) == 0, "truncate");
+    s = faults(rd8, f + 10);
+    report("read after truncate", s, (uintptr_t)f);
+    close(fd);
+    unlink("/tmp/suite-bus");
+    printf("suite: signals: done\n");
+}
+
+/* ---- unaligned and page-crossing accesses ---------------------------- */
+
+static void t_unaligned(void)
+{
+    char *b = map_anon(4 * page, PROT_READ | PROT_WRITE);
+    uint32_t acc = 0;
+    int off, pg;
+
+    /* Pages 1..3 untouched: the first access to each is a crossing one. */
+    for (pg = 1; pg < 4; pg++) {
+        for (off = -7; off < 0; off++) {
+            char *p = b + pg * page + off;
+
+            acc += ((struct u32p *)p)->v;               /* ldr  */
+            acc += ((struct u16p *)p)->v;               /* ldrsh */
+            ((struct u32p *)p)->v = 0x01020304u * (pg * 16 - off);
+            ((struct u16p *)(p + 1))->v = -off * 1001;  /* strh */
+            acc += ((struct u64p *)p)->v >> 7;
+            ((struct u64p *)(p - 3))->v ^= 0x8000000180000001ull * pg;
+        }
+    }
+    mix(acc);
+    for (off = 0; off < 4 * (int)page; off += 4) {
+        mix(*(uint32_t *)(b + off));
+    }
+    /* ldrd/strd and ldm at odd addresses: the kernel fixes them up. */
+    fault_sig = 0;
+    if (sigsetjmp(fault_jmp, 1)) {
+        report("ldrd/strd/ldm", fault_sig, (uintptr_t)b);
+    } else {
+        register uint32_t lo __asm__("r2"), hi __asm__("r3");
+        register uint32_t a0 __asm__("r4"), a1 __asm__("r5");
+        register char *src __asm__("r1") = b + page - 3;
+
+        __asm__ volatile("ldrd %0, %1, [%2]" : "=r"(lo), "=r"(hi)
+                         : "r"(src) : "memory");
+        src = b + 2 * page - 2;
+        __asm__ volatile("strd %1, %2, [%0]" : : "r"(src), "r"(lo), "r"(hi)
+                         : "memory");
+        src = b + 3 * page - 5;
+        __asm__ volatile("ldm %2, {%0, %1}" : "=r"(a0), "=r"(a1)
+                         : "r"(src) : "memory");
+        printf("suite: unaligned: ldrd %08x %08x strd %08x ldm %08x %08x\n",
+               lo, hi, ((struct u32p *)(b + 2 * page))->v, a0, a1);
+        mix(lo ^ hi ^ a0 ^ a1);
+    }
+    printf("suite: unaligned: acc %08x\n", acc);
+}
+
+/* ---- huge: transparent huge pages and hugetlbfs --------------------- */
+
+static void t_huge(void)
+{
+    size_t len = 8 << 20, hl = 4 << 20;
+    char *raw = map_anon(len + (2 << 20), PROT_READ | PROT_WRITE);
+    char *p = (char *)(((uintptr_t)raw + (2 << 20) - 1) & ~((2u << 20) - 1));
+    char line[256];
+    long thp = 0;
+    FILE *f;
+    char *h;
+    int fd, s, status;
+
+    catch_faults();
+    madvise(p, len, MADV_HUGEPAGE);
+    fill_range(p, 0, len, 0x1a);
+    f = fopen("/proc/self/smaps_rollup", "r");
+    while (f && fgets(line, sizeof(line), f)) {
+        sscanf(line, "AnonHugePages: %ld", &thp);
+    }
+    if (f) {
+        fclose(f);
+    }
+    printf("info: huge: thp_kib=%ld\n", thp);
+    /* Split a huge page by changing one small page inside it. */
+    CHECK(mprotect(p + (2 << 20) + 3 * page, page, PROT_READ) == 0,
+          "mprotect");
+    s = faults(wr8, p + (2 << 20) + 3 * page + 1);
+    report("write into split huge page", s, (uintptr_t)p);
+    CHECK(munmap(p + (4 << 20) + page, page) == 0, "munmap in huge page");
+    s = faults(rd8, p + (4 << 20) + page + 2);
+    report("read hole in huge page", s, (uintptr_t)p);
+    CHECK(bad_range(p, 0, (4 << 20) + page, 0x1a) == 0 &&
+          bad_range(p, (4 << 20) + 2 * page, len, 0x1a) == 0,
+          "huge page data lost by split");
+
+    /* hugetlbfs, where the kernel has it. */
+    fd = open("/proc/sys/vm/nr_hugepages", O_WRONLY);
+    if (fd >= 0) {
+        (void)!write(fd, "8\n", 2);
+        close(fd);
+    }
+    h = mmap(NULL, hl, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+    printf("info: huge: hugetlb=%d\n", h != MAP_FAILED);
+    if (h != MAP_FAILED) {
+        fill_range(h, 0, hl, 0x2b);
+        if (fork() == 0) {
+            /* Private hugetlb copy-on-write in the child. */
+            fill_range(h, 0, 2 << 20, 0x2c);
+            _exit(bad_range(h, 0, 2 << 20, 0x2c) ||
+                  bad_range(h, 2 << 20, hl, 0x2b));
+        }
+        wait(&status);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "hugetlb child");
+        CHECK(bad_range(h, 0, hl, 0x2b) == 0, "hugetlb parent data");
+        CHECK(mprotect(h, 2 << 20, PROT_READ) == 0, "mprotect hugetlb");
+        report("write read-only hugetlb", faults(wr8, h + 4096 * 3 + 5),
+               (uintptr_t)h);
+        munmap(h, hl);
+    }
+    printf("suite: huge: done\n");
+}
+
+/* ---- highmem: more anonymous memory than the kernel's lowmem --------- */
+
+static void t_highmem(void)
+{
+    size_t chunk = 64 << 20;
+    long avail = sysconf(_SC_AVPHYS_PAGES) * page;
+    int n = 0, i, bad = 0;
+    char *c[16];
+
+    /* Leave a quarter of what is free; at most 16 chunks (1 GiB). */
+    while (n < 16 && (n + 1) * (long)chunk < avail / 4 * 3) {
+        c[n] = map_anon(chunk, PROT_READ | PROT_WRITE);
+        fill_range(c[n], 0, chunk, 0x300 + n);
+        n++;
+    }
+    for (i = 0; i < n; i++) {
+        bad += bad_range(c[i], 0, chunk, 0x300 + i) != 0;
+        munmap(c[i], chunk);
+    }
+    CHECK(bad == 0, "%d chunks lost data", bad);
+    printf("info: highmem: %d MiB\n", n * 64);
+    printf("suite: highmem: %s\n", bad ? "bad" : "ok");
+}
+
+/* ---- devmem: user-space mapping of device registers ------------------ */
+
+static void t_devmem(void)
+{
+    /* The virt board's virtio-mmio transports; unused ones have no driver. */
+    const off_t base = 0x0a000000;
+    volatile uint32_t *r;
+    int fd, i;
+
+    catch_faults();
+    fd = open("/dev/mem", O_RDWR | O_SYNC);
+    CHECK(fd >= 0, "open /dev/mem: %s", strerror(errno));
+    if (fd < 0) {
+        return;
+    }
+    r = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, base);
+    CHECK(r != MAP_FAILED, "mmap /dev/mem: %s", strerror(errno));
+    if (r == MAP_FAILED) {
+        return;
+    }
+    for (i = 0; i < 8; i++) {
+        volatile uint32_t *t = r + i * 0x200 / 4;
+
+        t[0x14 / 4] = 0;                /* DeviceFeaturesSel: a write */
+        printf("suite: devmem: transport %d magic %08x version %u "
+               "device %u vendor %08x\n", i, t[0], t[1], t[2], t[3]);
+        mix(t[0] ^ t[1] ^ t[2] ^ t[3]);
+    }
+    CHECK(r[0] == 0x74726976, "virtio-mmio magic not seen: %08x", r[0]);
+    munmap((void *)r, page);
+    close(fd);
+}
+
+/* ---- procmem: the guest's memory through /proc/self/mem -------------- */
+
+static void t_procmem(void)
+{
+    char *b = map_anon(2 * page, PROT_READ | PROT_WRITE);
+    char *ro = map_anon(page, PROT_READ);
+    char tmp[64];
+    int fd = open("/proc/self/mem", O_RDWR), ffd;
+    char *fm;
+
+    CHECK(fd >= 0, "open /proc/self/mem: %s", strerror(errno));
+    fill_range(b, 0, 2 * page, 0x9e);
+    CHECK(pread(fd, tmp, 64, (uintptr_t)b + page - 32) == 64, "pread");
+    CHECK(memcmp(tmp, b + page - 32, 64) == 0, "pread saw other data");
+    CHECK(pwrite(fd, "through proc", 12, (uintptr_t)b + page - 6) == 12,
+          "pwrite");
+    CHECK(memcmp(b + page - 6, "through proc", 12) == 0,
+          "pwrite not seen by loads");
+
+    /* A forced write to a read-only page replaces it (copy-on-write). */
+    sink += ro[5];
+    CHECK(pwrite(fd, "forced", 6, (uintptr_t)ro + 3) == 6, "pwrite ro: %s",
+          strerror(errno));
+    CHECK(memcmp(ro + 3, "forced", 6) == 0, "forced write not seen: %.6s",
+          ro + 3);
+
+    /* ... and to a private read-only file mapping, leaving the file alone. */
+    ffd = open("/tmp/suite-procmem", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK(ffd >= 0 && pwrite(ffd, "file data here", 14, 0) == 14, "file");
+    fm = mmap(NULL, page, PROT_READ, MAP_PRIVATE, ffd, 0);
+    CHECK(fm != MAP_FAILED, "mmap file");
+    sink += fm[0];
+    CHECK(pwrite(fd, "FILE", 4, (uintptr_t)fm) == 4, "pwrite file map");
+    CHECK(memcmp(fm, "FILE data here", 14) == 0, "private copy: %.14s", fm);
+    CHECK(pread(ffd, tmp, 14, 0) == 14 && memcmp(tmp, "file data here", 14)
+          == 0, "the file changed");
+    close(ffd);
+    unlink("/tmp/suite-procmem");
+    close(fd);
+    mix(bad_range(b, 0, page - 8, 0x9e));
+    printf("suite: procmem: ok\n");
+}
+
+/* ---- driver ----------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    void (*fn)(void);
+} tests[] = {
+    { "churn", t_churn }, { "cow", t_cow }, { "asids", t_asids },
+    { "threads", t_threads }, { "smc", t_smc }, { "jit", t_jit },
+    { "signals", t_signals }, { "unaligned", t_unaligned },
+    { "huge", t_huge }, { "highmem", t_highmem }, { "devmem", t_devmem },
+    { "procmem", t_procmem },
+};
+
+static int run(int i)
+{
+    int status;
+    pid_t pid;
+
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        cur = tests[i].name;
+        catch_faults();
+        tests[i].fn();
+        printf("suite: %s: digest %08x %s\n", cur, digest,
+               failures ? "FAIL" : "ok");
+        fflush(stdout);
+        _exit(failures ? 1 : 0);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+        printf("suite: %s: FAIL cannot run\n", tests[i].name);
+        return 1;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+        printf("suite: %s: FAIL status %#x\n", tests[i].name, status);
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int i, j, bad = 0, n = sizeof(tests) / sizeof(tests[0]);
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    page = sysconf(_SC_PAGESIZE);
+    if (argc < 2) {
+        for (i = 0; i < n; i++) {
+            bad += run(i);
+        }
+    }
+    for (j = 1; j < argc; j++) {
+        for (i = 0; i < n && strcmp(argv[j], tests[i].name); i++) {
+        }
+        if (i == n) {
+            printf("suite: no such subtest: %s\n", argv[j]);
+            bad++;
+            continue;
+        }
+        bad += run(i);
+    }
+    printf("suite: %d failed\n", bad);
+    return bad ? 1 : 0;
+}
