@@ -115,7 +115,7 @@ def correctness(flavour, smp):
         # devmem: user-space MMIO must have run on softmmu, never mapped.
         check(on.get("fallbacks-io", 0) > 0, "device access not sent to softmmu: %r" % on)
         # smc/jit: stores into pages with translated code.
-        check(on.get("code-protects", 0) > 0 and on.get("smc-writes", 0) > 0,
+        check(on.get("write-protects", 0) > 0 and on.get("smc-writes", 0) > 0,
               "code pages not protected or written: %r" % on)
         check(on.get("flushes-all", 0) > 0 and on.get("flushes-page", 0) > 0,
               "guest TLB maintenance did not reach the shadow tables: %r" % on)
@@ -199,6 +199,45 @@ def qemu_error(args):
 def _():
     rc, out = qemu_error(["-accel", "tcg,espt=maybe"])
     check(rc != 0 and "espt" in out, "espt=maybe accepted (rc %d): %s" % (rc, out))
+
+
+def hmp_once(args, cmd="info espt"):
+    """Start QEMU stopped with `args`, run one monitor command, quit."""
+    p = subprocess.run([QEMU, "-M", "virt", "-m", "256", "-display", "none",
+                        "-serial", "none", "-S", "-monitor", "stdio"] + args,
+                       input=(cmd + "\nquit\n").encode(), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=60)
+    out = p.stdout.decode(errors="replace")
+    m = re.search(r"ESPT is (on|off)[^\r\n]*", out)
+    return p.returncode, (m.group(0) if m else out)
+
+
+@test("espt/default-and-reasons")
+def _():
+    """ESPT is on by default on this host; where a run cannot use it, auto
+    turns it off and says why, and an explicit espt=on is an error."""
+    rc, line = hmp_once([])
+    check(rc == 0 and line.startswith("ESPT is on"), "default is not on: %s" % line)
+    rc, line = hmp_once(OFF)
+    check(line == "ESPT is off: disabled with -accel tcg,espt=off", line)
+    rc, line = hmp_once(["-icount", "shift=1"])
+    check(line == "ESPT is off: ESPT does not support -icount", line)
+    rc, out = qemu_error(ON + ["-icount", "shift=1"])
+    check(rc != 0 and "ESPT does not support -icount; use -accel tcg,espt=off" in out,
+          "espt=on with -icount: rc %d: %s" % (rc, out))
+    priv = ["-object", "memory-backend-ram,id=m,size=256M", "-machine", "memory-backend=m"]
+    rc, line = hmp_once(priv)
+    check(line == "ESPT is off: guest RAM is not in a shared file descriptor", line)
+    # The QMP query says the same as 'info espt'.
+    p = subprocess.run([QEMU, "-M", "virt", "-m", "256", "-display", "none",
+                        "-serial", "none", "-S", "-qmp", "stdio", "-icount", "shift=1"],
+                       input=b'{"execute":"qmp_capabilities"}\n{"execute":"query-espt"}\n'
+                             b'{"execute":"quit"}\n', stdout=subprocess.PIPE, timeout=60)
+    import json
+    replies = [json.loads(l) for l in p.stdout.decode().splitlines() if l.strip()]
+    info = [r["return"] for r in replies if isinstance(r.get("return"), dict) and "enabled" in r["return"]]
+    check(info and info[0]["enabled"] is False and info[0]["reason"] == "ESPT does not support -icount"
+          and "faults-read" in info[0], "query-espt: %r" % replies)
 
 
 @test("espt/needs-shared-ram")

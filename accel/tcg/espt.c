@@ -35,6 +35,9 @@
 #include "sysemu/cpus.h"
 #include "sysemu/sysemu.h"
 #include "sysemu/hw_accel.h"
+#include "sysemu/cpu-timers.h"
+#include "sysemu/replay.h"
+#include "qapi/qapi-commands-espt.h"
 #include "tcg/tcg.h"
 #include "trace.h"
 
@@ -72,7 +75,9 @@
 int espt_mmu_idx = -1;
 bool espt_enabled;
 
-static EsptMode espt_mode = ESPT_MODE_OFF;
+static EsptMode espt_mode = ESPT_MODE_AUTO;
+/* Why ESPT is off (NULL while it is on). */
+static const char *espt_off_reason = "not started";
 
 #define ESPT_ASIDS         256
 
@@ -95,11 +100,17 @@ struct EsptCpu {
     EsptTable tables[ESPT_ASIDS];
     unsigned long live[BITS_TO_LONGS(ESPT_ASIDS)];  /* tables with pages */
     uint64_t user_state;        /* espt_target_user_state() when filled */
-    bool suppress;              /* inside a flush that keeps the tables */
+    uint8_t suppress;           /* inside a flush that keeps the tables */
     int64_t window_start;       /* fault-rate window (ns) */
     unsigned window_faults;
     int64_t cold_until;         /* softmmu TBs until then (ns), 0: none */
     unsigned cold_ticks;
+};
+
+enum {
+    ESPT_SUPPRESS_NONE,
+    ESPT_SUPPRESS_KEEP,         /* the flush cannot change user mappings */
+    ESPT_SUPPRESS_SCOPED,       /* the caller drops what it must itself */
 };
 
 typedef struct EsptAlias {
@@ -124,7 +135,8 @@ static struct {
     uint64_t faults_read, faults_write, faults_prot;
     uint64_t maps, remaps, fallbacks_io, fallbacks_wrap, smc_writes;
     uint64_t flush_all, flush_page, flush_range, flush_suppressed;
-    uint64_t flush_user_state, flush_context, flush_budget, code_protects;
+    uint64_t flush_user_state, flush_context, flush_budget, write_protects;
+    uint64_t flush_asid;
     uint64_t table_switches, cold_periods, upgrades;
 } st;
 
@@ -154,7 +166,8 @@ const char *espt_host_unsupported(void)
 
 bool espt_wants_shared_ram(void)
 {
-    return espt_mode == ESPT_MODE_ON;
+    return espt_mode == ESPT_MODE_ON ||
+           (espt_mode == ESPT_MODE_AUTO && !espt_host_unsupported());
 }
 
 /* ------------------------------------------------------------------ */
@@ -265,8 +278,49 @@ static bool espt_covers(uint16_t idxmap)
 void espt_flush_suppress(CPUState *cpu, bool suppress)
 {
     if (espt_enabled) {
-        espt_cpu(cpu)->suppress = suppress;
+        espt_cpu(cpu)->suppress = suppress ? ESPT_SUPPRESS_KEEP
+                                           : ESPT_SUPPRESS_NONE;
     }
+}
+
+static void espt_tlbi_asid_work(CPUState *cpu, run_on_cpu_data d)
+{
+    EsptCpu *c = espt_cpu(cpu);
+    int asid = d.host_int;
+
+    /* The softmmu TLB is not tagged: it drops everything, as upstream. */
+    c->suppress = ESPT_SUPPRESS_SCOPED;
+    tlb_flush(cpu);
+    c->suppress = ESPT_SUPPRESS_NONE;
+    trace_espt_flush(cpu->cpu_index, "asid", asid);
+    if (test_bit(asid, c->live)) {
+        qemu_mutex_lock(&espt.lock);
+        espt_drop_all(&c->tables[asid]);
+        st.flush_asid++;
+        qemu_mutex_unlock(&espt.lock);
+    }
+}
+
+bool espt_tlbi_asid(CPUState *src, int asid, bool broadcast)
+{
+    CPUState *cpu;
+    run_on_cpu_data d = RUN_ON_CPU_HOST_INT(asid & (ESPT_ASIDS - 1));
+
+    if (!espt_enabled) {
+        return false;
+    }
+    if (!broadcast) {
+        espt_tlbi_asid_work(src, d);
+        return true;
+    }
+    /* Like tlb_flush_all_cpus_synced(): done when src resumes. */
+    CPU_FOREACH(cpu) {
+        if (cpu != src) {
+            async_run_on_cpu(cpu, espt_tlbi_asid_work, d);
+        }
+    }
+    async_safe_run_on_cpu(src, espt_tlbi_asid_work, d);
+    return true;
 }
 
 void espt_tlb_flush(CPUState *cpu, uint16_t idxmap)
@@ -278,7 +332,9 @@ void espt_tlb_flush(CPUState *cpu, uint16_t idxmap)
     }
     c = espt_cpu(cpu);
     if (c->suppress) {
-        qatomic_inc(&st.flush_suppressed);
+        if (c->suppress == ESPT_SUPPRESS_KEEP) {
+            qatomic_inc(&st.flush_suppressed);
+        }
         return;
     }
     if (bitmap_empty(c->live, ESPT_ASIDS)) {
@@ -286,6 +342,7 @@ void espt_tlb_flush(CPUState *cpu, uint16_t idxmap)
         return;
     }
     /* QEMU's TLB is not tagged: a full flush may be TLBIALL. */
+    trace_espt_flush(cpu->cpu_index, "all", -1);
     qemu_mutex_lock(&espt.lock);
     espt_drop_cpu(c);
     st.flush_all++;
@@ -347,24 +404,29 @@ void espt_tlb_flush_page(CPUState *cpu, vaddr addr, uint16_t idxmap)
     espt_tlb_flush_range(cpu, addr, 1, idxmap);
 }
 
-void espt_protect_code(ram_addr_t ram_addr)
+void espt_reset_dirty(ram_addr_t start, ram_addr_t length)
 {
+    ram_addr_t ram, end = start + length;
     GSList *l;
 
     if (!espt_enabled) {
         return;
     }
     qemu_mutex_lock(&espt.lock);
-    l = g_hash_table_lookup(espt.rmap,
-                            (gpointer)(uintptr_t)(ram_addr & ~(ESPT_PAGE - 1)));
-    for (; l; l = l->next) {
-        EsptAlias *a = l->data;
+    for (ram = start & ~(ram_addr_t)(ESPT_PAGE - 1); ram < end;
+         ram += ESPT_PAGE) {
+        l = g_hash_table_lookup(espt.rmap, (gpointer)(uintptr_t)ram);
+        for (; l; l = l->next) {
+            EsptAlias *a = l->data;
 
-        if (mprotect(a->t->base + a->vpage, ESPT_PAGE, PROT_READ)) {
-            error_report("espt: mprotect: %s", strerror(errno));
-            abort();
+            if (mprotect(a->t->base + a->vpage, ESPT_PAGE, PROT_READ)) {
+                error_report("espt: mprotect: %s", strerror(errno));
+                abort();
+            }
+            st.write_protects++;
+            trace_espt_write_protect(a->t->owner - espt.cpus, a->t->asid,
+                                     a->vpage, ram);
         }
-        st.code_protects++;
     }
     qemu_mutex_unlock(&espt.lock);
 }
@@ -490,12 +552,11 @@ static bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
     }
     /*
      * Translated code may have appeared on the page since the caller's
-     * probe (another vCPU, MTTCG).  tlb_protect_code() clears the code
-     * dirty bit before espt_protect_code() takes the lock, so checking it
-     * here, under the lock, cannot miss it.
+     * probe (another vCPU, MTTCG), or dirty logging may have cleared it.
+     * The dirty bits are cleared before espt_reset_dirty() takes the
+     * lock, so checking them here, under the lock, cannot miss it.
      */
-    if ((prot & PROT_WRITE) &&
-        !cpu_physical_memory_get_dirty_flag(ram, DIRTY_MEMORY_CODE)) {
+    if ((prot & PROT_WRITE) && cpu_physical_memory_is_clean(ram)) {
         prot &= ~PROT_WRITE;
     }
     old = t->pages ? g_hash_table_lookup(t->pages, GUINT_TO_POINTER(vpage))
@@ -544,6 +605,7 @@ static bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
     }
     espt.pages++;
     st.maps++;
+    trace_espt_map(t->owner - espt.cpus, t->asid, vpage, ram, prot);
     if (lg_page_size > 12) {
         vaddr lp_mask = ~(((vaddr)1 << lg_page_size) - 1);
         vaddr lp_addr = vpage & lp_mask;
@@ -574,13 +636,13 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
     int flags, prot = PROT_READ;
     ram_addr_t ram;
     unsigned lg;
-    bool code;
 
     if (is_write) {
         st.faults_write++;
     } else {
         st.faults_read++;
     }
+    trace_espt_fault(cpu->cpu_index, t->asid, addr, is_write);
     if (now - c->window_start > ESPT_COLD_WINDOW_NS) {
         c->window_start = now;
         c->window_faults = 0;
@@ -598,6 +660,7 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
     lg = full->lg_page_size;
     if (flags & (TLB_MMIO | TLB_WATCHPOINT | TLB_DISCARD_WRITE) || !host) {
         st.fallbacks_io++;
+        trace_espt_fallback(cpu->cpu_index, addr, "I/O or watchpoint");
         espt_fallback(cpu, retaddr);
     }
     /*
@@ -608,15 +671,19 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
      * softmmu, which invalidates exactly what the whole store overlaps.
      */
     ram = qemu_ram_addr_from_host(host);
-    code = ram != RAM_ADDR_INVALID &&
-           !cpu_physical_memory_get_dirty_flag(ram, DIRTY_MEMORY_CODE);
+    if (ram == RAM_ADDR_INVALID) {
+        st.fallbacks_io++;
+        trace_espt_fallback(cpu->cpu_index, addr, "not RAM");
+        espt_fallback(cpu, retaddr);
+    }
     if (is_write) {
-        if (code) {
+        if (!cpu_physical_memory_get_dirty_flag(ram, DIRTY_MEMORY_CODE)) {
             st.smc_writes++;
+            trace_espt_fallback(cpu->cpu_index, addr, "code page");
             espt_fallback(cpu, retaddr);
         }
         prot |= PROT_WRITE;
-    } else if (!code) {
+    } else if (!cpu_physical_memory_is_clean(ram)) {
         /*
          * Map writable at once if a store would be allowed, saving a
          * second fault.  A refused non-faulting probe installs nothing,
@@ -636,6 +703,7 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
     if (!espt_map(t, addr & ~(ESPT_PAGE - 1), host, prot, lg)) {
         qemu_mutex_unlock(&espt.lock);
         st.fallbacks_io++;
+        trace_espt_fallback(cpu->cpu_index, addr, "cannot map");
         espt_fallback(cpu, retaddr);
     }
     qemu_mutex_unlock(&espt.lock);
@@ -678,6 +746,7 @@ static void espt_sigsegv(int sig, siginfo_t *info, void *puc)
     if (off >= ESPT_REGION_SIZE) {
         /* The tail of an access that wrapped past 4 GiB. */
         st.fallbacks_wrap++;
+        trace_espt_fallback(cpu->cpu_index, off, "wraps 4 GiB");
         espt_fallback(cpu, pc);
     }
     espt_fault(cpu, t, off, uc->uc_mcontext.gregs[REG_ERR] & 2, pc);
@@ -694,7 +763,16 @@ static void espt_check_ram(Notifier *n, void *data)
     if (!mr) {
         return;
     }
+    if (!espt_enabled) {
+        return;
+    }
     if (memory_region_get_fd(mr) < 0 || !qemu_ram_is_shared(mr->ram_block)) {
+        if (espt_mode == ESPT_MODE_AUTO) {
+            /* Before any vCPU ran: nothing was mapped yet. */
+            espt_enabled = false;
+            espt_off_reason = "guest RAM is not in a shared file descriptor";
+            return;
+        }
         error_report("-accel tcg,espt=on needs guest RAM in a shared file "
                      "descriptor: use -object memory-backend-memfd,share=on "
                      "(or memory-backend-file,share=on) for the machine's "
@@ -705,6 +783,26 @@ static void espt_check_ram(Notifier *n, void *data)
 
 static Notifier espt_ram_notifier = { .notify = espt_check_ram };
 
+/* NULL if ESPT can serve this run, else why not. */
+static const char *espt_run_unsupported(void)
+{
+    const char *why = espt_host_unsupported();
+
+    if (why) {
+        return why;
+    }
+    if (target_words_bigendian()) {
+        return "ESPT does not support big-endian guests";
+    }
+    if (replay_mode != REPLAY_MODE_NONE) {
+        return "ESPT does not support record/replay";
+    }
+    if (icount_enabled()) {
+        return "ESPT does not support -icount";
+    }
+    return NULL;
+}
+
 bool espt_accel_init(Error **errp)
 {
     const char *why;
@@ -712,16 +810,16 @@ bool espt_accel_init(Error **errp)
     int i;
 
     if (espt_mode == ESPT_MODE_OFF) {
+        espt_off_reason = "disabled with -accel tcg,espt=off";
         return true;
     }
-    why = espt_host_unsupported();
+    why = espt_run_unsupported();
     if (why) {
-        error_setg(errp, "-accel tcg,espt=on: %s", why);
-        return false;
-    }
-    if (target_words_bigendian()) {
-        error_setg(errp, "-accel tcg,espt=on: big-endian targets are not "
-                   "supported");
+        if (espt_mode == ESPT_MODE_AUTO) {
+            espt_off_reason = why;
+            return true;
+        }
+        error_setg(errp, "%s; use -accel tcg,espt=off", why);
         return false;
     }
     espt.ncpus = current_machine->smp.max_cpus;
@@ -729,8 +827,13 @@ bool espt_accel_init(Error **errp)
                         PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                         -1, 0);
     if (espt.reserve == MAP_FAILED) {
-        error_setg_errno(errp, errno, "-accel tcg,espt=on: cannot reserve "
-                         "%d x 256 x 4 GiB of address space", espt.ncpus);
+        if (espt_mode == ESPT_MODE_AUTO) {
+            espt_off_reason = "cannot reserve the address space of the "
+                              "shadow tables (ulimit -v?)";
+            return true;
+        }
+        error_setg_errno(errp, errno, "ESPT cannot reserve %d x 256 x 4 GiB "
+                         "of address space (ulimit -v?)", espt.ncpus);
         return false;
     }
     espt.cpus = g_new0(EsptCpu, espt.ncpus);
@@ -752,12 +855,13 @@ bool espt_accel_init(Error **errp)
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGSEGV, &sa, &espt.old_segv)) {
-        error_setg_errno(errp, errno, "-accel tcg,espt=on: sigaction");
+        error_setg_errno(errp, errno, "ESPT: sigaction");
         return false;
     }
     qemu_add_machine_init_done_notifier(&espt_ram_notifier);
     espt_mmu_idx = espt_target_mmu_idx();
     espt_enabled = true;
+    espt_off_reason = NULL;
     return true;
 }
 
@@ -765,43 +869,82 @@ bool espt_accel_init(Error **errp)
 /* Monitor                                                             */
 /* ------------------------------------------------------------------ */
 
+EsptInfo *qmp_query_espt(Error **errp)
+{
+    EsptInfo *info = g_new0(EsptInfo, 1);
+
+    info->enabled = espt_enabled;
+    info->has_reason = !espt_enabled;
+    info->reason = espt_enabled ? NULL : g_strdup(espt_off_reason);
+    info->vcpus = espt_enabled ? espt.ncpus : 0;
+    info->asids = ESPT_ASIDS;
+    info->mmu_index = espt_mmu_idx;
+    info->gs_base = g_strdup(espt.have_wrgsbase ? "wrgsbase" : "arch_prctl");
+    info->pages_mapped = espt.pages;
+    info->vma_budget = ESPT_MAX_PAGES;
+    info->tables_live = espt.tables_live;
+    info->table_switches = st.table_switches;
+    info->cold_periods = st.cold_periods;
+    info->faults_read = st.faults_read;
+    info->faults_write = st.faults_write;
+    info->maps = st.maps;
+    info->remaps = st.remaps;
+    info->upgrades = st.upgrades;
+    info->smc_writes = st.smc_writes;
+    info->write_protects = st.write_protects;
+    info->fallbacks_io = st.fallbacks_io;
+    info->fallbacks_wrap = st.fallbacks_wrap;
+    info->flushes_all = st.flush_all;
+    info->flushes_asid = st.flush_asid;
+    info->flushes_page = st.flush_page;
+    info->flushes_range = st.flush_range;
+    info->flushes_kept = st.flush_suppressed;
+    info->flushes_user_state = st.flush_user_state;
+    info->flushes_context = st.flush_context;
+    info->flushes_budget = st.flush_budget;
+    return info;
+}
+
 void hmp_info_espt(Monitor *mon, const QDict *qdict)
 {
+    g_autoptr(EsptInfo) i = qmp_query_espt(NULL);
     const struct {
         const char *name;
         uint64_t value;
     } c[] = {
-        { "pages-mapped", espt.pages },
-        { "tables-live", espt.tables_live },
-        { "table-switches", st.table_switches },
-        { "cold-periods", st.cold_periods },
-        { "upgrades", st.upgrades },
-        { "faults-read", st.faults_read },
-        { "faults-write", st.faults_write },
-        { "maps", st.maps },
-        { "remaps", st.remaps },
-        { "smc-writes", st.smc_writes },
-        { "code-protects", st.code_protects },
-        { "fallbacks-io", st.fallbacks_io },
-        { "fallbacks-wrap", st.fallbacks_wrap },
-        { "flushes-all", st.flush_all },
-        { "flushes-page", st.flush_page },
-        { "flushes-range", st.flush_range },
-        { "flushes-kept", st.flush_suppressed },
-        { "flushes-user-state", st.flush_user_state },
-        { "flushes-context", st.flush_context },
-        { "flushes-budget", st.flush_budget },
+        { "pages-mapped", i->pages_mapped },
+        { "vma-budget", i->vma_budget },
+        { "tables-live", i->tables_live },
+        { "table-switches", i->table_switches },
+        { "cold-periods", i->cold_periods },
+        { "faults-read", i->faults_read },
+        { "faults-write", i->faults_write },
+        { "maps", i->maps },
+        { "remaps", i->remaps },
+        { "upgrades", i->upgrades },
+        { "smc-writes", i->smc_writes },
+        { "write-protects", i->write_protects },
+        { "fallbacks-io", i->fallbacks_io },
+        { "fallbacks-wrap", i->fallbacks_wrap },
+        { "flushes-all", i->flushes_all },
+        { "flushes-asid", i->flushes_asid },
+        { "flushes-page", i->flushes_page },
+        { "flushes-range", i->flushes_range },
+        { "flushes-kept", i->flushes_kept },
+        { "flushes-user-state", i->flushes_user_state },
+        { "flushes-context", i->flushes_context },
+        { "flushes-budget", i->flushes_budget },
     };
-    int i;
+    int k;
 
-    if (!espt_enabled) {
-        monitor_printf(mon, "ESPT is off\n");
+    if (!i->enabled) {
+        monitor_printf(mon, "ESPT is off: %s\n", i->reason);
         return;
     }
-    monitor_printf(mon, "ESPT is on: %d vCPU(s) x %d ASIDs, mmu index %d, "
-                   "GS base via %s\n", espt.ncpus, ESPT_ASIDS, espt_mmu_idx,
-                   espt.have_wrgsbase ? "wrgsbase" : "arch_prctl");
-    for (i = 0; i < ARRAY_SIZE(c); i++) {
-        monitor_printf(mon, "  %-20s %" PRIu64 "\n", c[i].name, c[i].value);
+    monitor_printf(mon, "ESPT is on: %" PRId64 " vCPU(s) x %" PRId64
+                   " ASIDs, mmu index %" PRId64 ", GS base via %s\n",
+                   i->vcpus, i->asids, i->mmu_index, i->gs_base);
+    for (k = 0; k < ARRAY_SIZE(c); k++) {
+        monitor_printf(mon, "  %-20s %" PRIu64 "\n", c[k].name, c[k].value);
     }
 }

@@ -26,6 +26,7 @@
 
 /* Values of the accelerator property tcg,espt=. */
 typedef enum EsptMode {
+    ESPT_MODE_AUTO,     /* on where this host and run support it */
     ESPT_MODE_OFF,
     ESPT_MODE_ON,
 } EsptMode;
@@ -61,8 +62,18 @@ void espt_tlb_flush(CPUState *cpu, uint16_t idxmap);
 void espt_tlb_flush_page(CPUState *cpu, vaddr addr, uint16_t idxmap);
 void espt_tlb_flush_range(CPUState *cpu, vaddr addr, vaddr len,
                           uint16_t idxmap);
-/* cputlb: translated code now lives in this guest RAM page. */
-void espt_protect_code(ram_addr_t ram_addr);
+/*
+ * physmem: the softmmu must see writes to these guest RAM pages again
+ * (translated code on them, dirty logging): read-only in every table.
+ */
+void espt_reset_dirty(ram_addr_t start, ram_addr_t length);
+/*
+ * target: the guest invalidates the TLB entries of one ASID, on this vCPU
+ * or (broadcast) on all of them, synced like tlb_flush_all_cpus_synced().
+ * Does the softmmu flush too and returns true; false if ESPT is off and
+ * the caller must flush as usual.
+ */
+bool espt_tlbi_asid(CPUState *cpu, int asid, bool broadcast);
 
 /*
  * A flush of the softmmu TLB that cannot change what user mode sees
@@ -100,6 +111,10 @@ static inline uint32_t espt_cflags(CPUState *cpu)
 }
 static inline void espt_flush_suppress(CPUState *cpu, bool suppress)
 {
+}
+static inline bool espt_tlbi_asid(CPUState *cpu, int asid, bool broadcast)
+{
+    return false;
 }
 #endif /* CONFIG_USER_ONLY */
 
