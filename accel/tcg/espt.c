@@ -53,8 +53,12 @@
 #define ESPT_GUARD_SIZE    (64 * 1024)
 #define ESPT_STRIDE        (ESPT_REGION_SIZE + ESPT_GUARD_SIZE)
 #define ESPT_PAGE          4096
-/* Stay well below vm.max_map_count (65530 by default). */
-#define ESPT_MAX_PAGES     40000
+/*
+ * Host VMAs: each mapped page is at most one VMA plus the PROT_NONE gap
+ * after it, so the budget of mapped pages is half of what
+ * vm.max_map_count leaves after QEMU's own mappings and one gap per table.
+ */
+#define ESPT_VMA_RESERVE   8192
 
 /*
  * A shadow fault costs about 8 us; a softmmu TLB refill a fraction of a
@@ -104,7 +108,6 @@ struct EsptCpu {
     int64_t window_start;       /* fault-rate window (ns) */
     unsigned window_faults;
     int64_t cold_until;         /* softmmu TBs until then (ns), 0: none */
-    unsigned cold_ticks;
 };
 
 enum {
@@ -125,6 +128,7 @@ static struct {
     EsptCpu *cpus;              /* indexed by cpu_index */
     GHashTable *rmap;           /* ram page -> GSList of EsptAlias */
     long pages;                 /* mapped pages, all tables */
+    long budget;                /* most mapped pages, see ESPT_VMA_RESERVE */
     uint64_t tables_live;
     struct sigaction old_segv;
     bool have_wrgsbase;
@@ -203,7 +207,9 @@ static void espt_unmap_range(EsptTable *t, uint64_t start, uint64_t len)
 
     if (p == MAP_FAILED) {
         /* Losing the reservation would let stale pages live on. */
-        error_report("espt: cannot unmap shadow pages: %s", strerror(errno));
+        error_report("espt: cannot unmap shadow pages: %s (%ld pages "
+                     "mapped, budget %ld; is vm.max_map_count lowered?)",
+                     strerror(errno), espt.pages, espt.budget);
         abort();
     }
 }
@@ -446,7 +452,8 @@ static void espt_set_gs(EsptTable *t)
     thread_table = t;
 }
 
-uint32_t espt_cflags_slow(CPUState *cpu)
+/* CF_ESPT for this vCPU now, making its table the thread's current one. */
+static uint32_t espt_cflags_now(CPUState *cpu)
 {
     EsptCpu *c;
     EsptTable *t;
@@ -490,13 +497,30 @@ uint32_t espt_cflags_slow(CPUState *cpu)
         st.table_switches++;
     }
     if (unlikely(c->cold_until)) {
-        /* Reading the clock on every lookup cost 5% of the run. */
-        if ((++c->cold_ticks & 255) || get_clock() < c->cold_until) {
+        if (get_clock() < c->cold_until) {
             return 0;
         }
         c->cold_until = 0;
     }
     return CF_ESPT;
+}
+
+void espt_update(CPUState *cpu)
+{
+    uint32_t f = 0;
+
+    if (!espt_enabled) {
+        return;
+    }
+    /*
+     * Only on the vCPU's own thread (the GS base is per thread); anywhere
+     * else (reset, incoming migration) clear it: cpu_exec() recomputes
+     * it before the vCPU runs again.
+     */
+    if (cpu == current_cpu) {
+        f = espt_cflags_now(cpu);
+    }
+    cpu->tcg_cflags = (cpu->tcg_cflags & ~CF_ESPT) | f;
 }
 
 /* ------------------------------------------------------------------ */
@@ -535,7 +559,7 @@ static bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
     }
     ram = qemu_ram_get_offset(rb) + (offset & ~(ram_addr_t)(ESPT_PAGE - 1));
 
-    if (espt.pages >= ESPT_MAX_PAGES) {
+    if (espt.pages >= espt.budget) {
         /* Budget of host VMAs: drop this vCPU's other tables, then it. */
         int i;
 
@@ -545,7 +569,7 @@ static bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
                 espt_drop_all(&t->owner->tables[i]);
             }
         }
-        if (espt.pages >= ESPT_MAX_PAGES) {
+        if (espt.pages >= espt.budget) {
             espt_drop_all(t);
         }
         st.flush_budget++;
@@ -652,6 +676,8 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
         c->cold_until = now + ESPT_COLD_NS;
         c->window_faults = 0;
         st.cold_periods++;
+        /* TBs looked up from now on run on softmmu; see espt_update(). */
+        cpu->tcg_cflags &= ~CF_ESPT;
     }
     /* Precise guest abort if the guest page tables say no. */
     flags = probe_access_full(env, addr, is_write ? MMU_DATA_STORE :
@@ -783,6 +809,20 @@ static void espt_check_ram(Notifier *n, void *data)
 
 static Notifier espt_ram_notifier = { .notify = espt_check_ram };
 
+static long espt_max_map_count(void)
+{
+    long n = 65530;     /* the kernel's default */
+    FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+
+    if (f) {
+        if (fscanf(f, "%ld", &n) != 1) {
+            n = 65530;
+        }
+        fclose(f);
+    }
+    return n;
+}
+
 /* NULL if ESPT can serve this run, else why not. */
 static const char *espt_run_unsupported(void)
 {
@@ -823,6 +863,18 @@ bool espt_accel_init(Error **errp)
         return false;
     }
     espt.ncpus = current_machine->smp.max_cpus;
+    espt.budget = (espt_max_map_count() - ESPT_VMA_RESERVE -
+                   ESPT_ASIDS * espt.ncpus) / 2;
+    if (espt.budget < 1024) {
+        why = "vm.max_map_count is too low for ESPT";
+        if (espt_mode == ESPT_MODE_AUTO) {
+            espt_off_reason = why;
+            return true;
+        }
+        error_setg(errp, "%s (at least %d needed); use -accel tcg,espt=off",
+                   why, 2048 + ESPT_VMA_RESERVE + ESPT_ASIDS * espt.ncpus);
+        return false;
+    }
     espt.reserve = mmap(NULL, ESPT_STRIDE * ESPT_ASIDS * espt.ncpus,
                         PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                         -1, 0);
@@ -881,7 +933,7 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->mmu_index = espt_mmu_idx;
     info->gs_base = g_strdup(espt.have_wrgsbase ? "wrgsbase" : "arch_prctl");
     info->pages_mapped = espt.pages;
-    info->vma_budget = ESPT_MAX_PAGES;
+    info->vma_budget = espt.budget;
     info->tables_live = espt.tables_live;
     info->table_switches = st.table_switches;
     info->cold_periods = st.cold_periods;

@@ -48,14 +48,14 @@ bool espt_accel_init(Error **errp);
 bool espt_wants_shared_ram(void);
 
 /*
- * cpu-exec: extra cflags for the TB about to be looked up.  Runs on every
- * TB lookup (helper_lookup_tb_ptr included): inline test when ESPT is off.
+ * Whether the vCPU's next TBs use the shadow table: sets or clears CF_ESPT
+ * in cpu->tcg_cflags, and moves the thread's GS base to the table of the
+ * current guest address space.  Called where the state it depends on can
+ * change: on entry to cpu_exec() and by the target whenever it rebuilds
+ * its cached TB flags (mode changes, exception entry and return).  So TB
+ * lookups, which run on every indirect branch, pay nothing for ESPT.
  */
-uint32_t espt_cflags_slow(CPUState *cpu);
-static inline uint32_t espt_cflags(CPUState *cpu)
-{
-    return espt_enabled ? espt_cflags_slow(cpu) : 0;
-}
+void espt_update(CPUState *cpu);
 
 /* cputlb: softmmu TLB maintenance that the shadow tables must follow. */
 void espt_tlb_flush(CPUState *cpu, uint16_t idxmap);
@@ -105,9 +105,8 @@ int espt_target_context(CPUState *cpu, EsptContext *ctx);
 
 #else
 #define espt_enabled false
-static inline uint32_t espt_cflags(CPUState *cpu)
+static inline void espt_update(CPUState *cpu)
 {
-    return 0;
 }
 static inline void espt_flush_suppress(CPUState *cpu, bool suppress)
 {
