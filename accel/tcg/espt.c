@@ -71,6 +71,13 @@
 #define ESPT_COLD_WINDOW_NS  (4 * 1000 * 1000)
 #define ESPT_COLD_FAULTS     64
 #define ESPT_COLD_NS         (20 * 1000 * 1000)
+/*
+ * A new address space (a table used under other translation registers
+ * than before: a new process) starts on softmmu: a short-lived process
+ * (fork/exec, shell pipelines) would pay a shadow fault for every page it
+ * touches and never win it back.
+ */
+#define ESPT_NEW_AS_NS       (10 * 1000 * 1000)
 
 #ifndef HWCAP2_FSGSBASE
 #define HWCAP2_FSGSBASE    (1 << 1)
@@ -80,6 +87,8 @@ int espt_mmu_idx = -1;
 bool espt_enabled;
 
 static EsptMode espt_mode = ESPT_MODE_AUTO;
+/* Fall back to softmmu where ESPT would not pay (tcg,espt-adaptive=). */
+static bool espt_adaptive = true;
 /* Why ESPT is off (NULL while it is on). */
 static const char *espt_off_reason = "not started";
 
@@ -145,6 +154,16 @@ static struct {
 } st;
 
 static __thread EsptTable *thread_table;
+
+void espt_set_adaptive(bool on)
+{
+    espt_adaptive = on;
+}
+
+bool espt_get_adaptive(void)
+{
+    return espt_adaptive;
+}
 
 void espt_set_mode(EsptMode mode)
 {
@@ -491,6 +510,10 @@ static uint32_t espt_cflags_now(CPUState *cpu)
         }
         t->ctx = ctx;
         qemu_mutex_unlock(&espt.lock);
+        if (espt_adaptive) {
+            c->cold_until = get_clock() + ESPT_NEW_AS_NS;
+            st.cold_periods++;
+        }
     }
     if (unlikely(thread_table != t)) {
         espt_set_gs(t);
@@ -671,7 +694,7 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
         c->window_start = now;
         c->window_faults = 0;
     }
-    if (++c->window_faults > ESPT_COLD_FAULTS) {
+    if (++c->window_faults > ESPT_COLD_FAULTS && espt_adaptive) {
         /* Faulting faster than ESPT pays back: softmmu for a while. */
         c->cold_until = now + ESPT_COLD_NS;
         c->window_faults = 0;

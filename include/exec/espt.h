@@ -40,6 +40,13 @@ extern bool espt_enabled;
 /* -accel tcg,espt=: record the user's choice (before machine init). */
 void espt_set_mode(EsptMode mode);
 EsptMode espt_get_mode(void);
+/*
+ * -accel tcg,espt-adaptive=: run softmmu TBs for a while in new address
+ * spaces and during fault storms, where ESPT would not pay (default on;
+ * off makes ESPT serve everything it can, for tests and measurements).
+ */
+void espt_set_adaptive(bool on);
+bool espt_get_adaptive(void);
 /* NULL if this host can run ESPT, else why not. */
 const char *espt_host_unsupported(void);
 /* Called once the accelerator is set up; fails with a reason. */
