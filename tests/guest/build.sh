@@ -99,7 +99,8 @@ names=()
 for c in "$SRCDIR"/tests/guest/progs/*.c; do
     n=$(basename "$c" .c)
     out=$GUEST/progs/$n
-    if [ ! -x "$out" ] || [ "$c" -nt "$out" ] || [ "$0" -nt "$out" ]; then
+    if [ ! -x "$out" ] || [ "$c" -nt "$out" ] || [ "$0" -nt "$out" ] ||
+       [ "$SRCDIR/tests/guest/progs/check.h" -nt "$out" ]; then
         # shellcheck disable=SC2086
         "${CROSS}gcc" $CFLAGS -o "$out.tmp" "$c" -lpthread
         mv "$out.tmp" "$out"

@@ -30,27 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int failures;
-static uint32_t digest = 2166136261u;
-
-static void mix(uint32_t v)
-{
-    int i;
-
-    for (i = 0; i < 4; i++) {
-        digest ^= (v >> (8 * i)) & 0xff;
-        digest *= 16777619u;
-    }
-}
-
-#define CHECK(cond, ...) do {                                   \
-        if (!(cond)) {                                          \
-            printf("memtest: FAIL %s:%d: ", __func__, __LINE__);\
-            printf(__VA_ARGS__);                                \
-            printf("\n");                                       \
-            failures++;                                         \
-        }                                                       \
-    } while (0)
+#include "check.h"
 
 static long page;
 
@@ -301,6 +281,7 @@ static void test_shared_file(void)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    check_prefix = "memtest";
     page = sysconf(_SC_PAGESIZE);
     test_mmap();
     test_fork_cow();

@@ -32,29 +32,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check.h"
+
 static const char *cur = "?";   /* name of the running subtest */
-static int failures;
-static uint32_t digest = 2166136261u;
 static size_t page;
-
-static void mix(uint32_t v)
-{
-    int i;
-
-    for (i = 0; i < 4; i++) {
-        digest ^= (v >> (8 * i)) & 0xff;
-        digest *= 16777619u;
-    }
-}
-
-#define CHECK(cond, ...) do {                                       \
-        if (!(cond)) {                                              \
-            printf("suite: %s: FAIL line %d: ", cur, __LINE__);     \
-            printf(__VA_ARGS__);                                    \
-            printf("\n");                                           \
-            failures++;                                             \
-        }                                                           \
-    } while (0)
 
 /* Deterministic pseudo-random numbers (same sequence in every run). */
 static uint32_t rng_state = 12345;
@@ -888,7 +869,11 @@ static int run(int i)
     fflush(stdout);
     pid = fork();
     if (pid == 0) {
+        static char prefix[64];
+
         cur = tests[i].name;
+        snprintf(prefix, sizeof(prefix), "suite: %s", cur);
+        check_prefix = prefix;
         catch_faults();
         tests[i].fn();
         printf("suite: %s: digest %08x %s\n", cur, digest,
