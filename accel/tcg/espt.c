@@ -416,6 +416,7 @@ void espt_tlb_flush_range(CPUState *cpu, vaddr addr, vaddr len,
         /* Only this vCPU's thread fills its tables: nothing to drop. */
         return;
     }
+    trace_espt_flush_page(cpu->cpu_index, addr, len);
     qemu_mutex_lock(&espt.lock);
     for (i = find_first_bit(c->live, ESPT_ASIDS); i < ESPT_ASIDS;
          i = find_next_bit(c->live, ESPT_ASIDS, i + 1)) {
@@ -434,6 +435,11 @@ void espt_reset_dirty(ram_addr_t start, ram_addr_t length)
     ram_addr_t ram, end = start + length;
     GSList *l;
 
+    /*
+     * Always under the lock, even with nothing mapped: espt_map() checks
+     * the dirty bits and installs the alias under it, so a mapping racing
+     * with this reset is either protected here or sees the cleared bits.
+     */
     if (!espt_enabled) {
         return;
     }
