@@ -40,6 +40,7 @@
 #include "qapi/qapi-commands-espt.h"
 #include "tcg/tcg.h"
 #include "trace.h"
+#include "tb-jmp-cache.h"
 
 #include <sys/mman.h>
 #include <sys/auxv.h>
@@ -53,6 +54,9 @@
 #define ESPT_GUARD_SIZE    (64 * 1024)
 #define ESPT_STRIDE        (ESPT_REGION_SIZE + ESPT_GUARD_SIZE)
 #define ESPT_PAGE          4096
+
+/* espt_jmp_cache_hash() hardcodes the size of CPUJumpCache. */
+QEMU_BUILD_BUG_ON(TB_JMP_CACHE_BITS != 12);
 /*
  * Host VMAs: each mapped page is at most one VMA plus the PROT_NONE gap
  * after it, so the budget of mapped pages is half of what
@@ -61,15 +65,19 @@
 #define ESPT_VMA_RESERVE   8192
 
 /*
- * A shadow fault costs about 8 us; a softmmu TLB refill a fraction of a
- * microsecond.  A vCPU that takes more than ESPT_COLD_FAULTS shadow faults
- * in ESPT_COLD_WINDOW_NS (about 13% of its time in faults) runs softmmu
- * TBs for ESPT_COLD_NS, then ESPT again: fork/exec storms and mmap churn
- * must not be slower than espt=off.  Counted per vCPU, not per table:
- * short-lived processes each get a fresh table.
+ * A shadow fault costs about 8 us, and unmapping the page again a few
+ * more; a softmmu TLB refill a fraction of a microsecond.  Mappings that
+ * stay pay that back, mappings that the guest flushes soon after do not
+ * (mmap churn, fork/exec).  A vCPU that takes more than ESPT_COLD_FAULTS
+ * shadow faults in ESPT_COLD_WINDOW_NS (about 13% of its time in faults)
+ * while its flushes drop more than ESPT_COLD_DROPS mapped pages runs
+ * softmmu TBs for ESPT_COLD_NS, then ESPT again.  A program filling new
+ * memory (first touch, no drops) stays on ESPT.  Counted per vCPU, not per
+ * table: short-lived processes each get a fresh table.
  */
 #define ESPT_COLD_WINDOW_NS  (4 * 1000 * 1000)
 #define ESPT_COLD_FAULTS     64
+#define ESPT_COLD_DROPS      16
 #define ESPT_COLD_NS         (20 * 1000 * 1000)
 /*
  * A new address space (a table used under other translation registers
@@ -104,6 +112,19 @@ typedef struct EsptTable {
     vaddr large_mask;
     /* 1 MiB granules that may hold pages: most flushes miss them all. */
     unsigned long granules[BITS_TO_LONGS(4096)];
+    /*
+     * The virtual-PC cache of this address space's CF_ESPT TBs, used
+     * instead of cpu->tb_jmp_cache.  It caches user translations like the
+     * table's pages and is emptied with them, so kernel-only maintenance
+     * (DACR writes, kernel page flushes, ASID switches) that empties
+     * cpu->tb_jmp_cache keeps it.  Without page flushes to serve it can
+     * hash like user mode's cache (espt_jmp_cache_hash()) rather than by
+     * page: a flush of a page that may hold code of its TBs (code, in
+     * 64 KiB granules) empties it.  Allocated on first use, never freed.
+     */
+    CPUJumpCache *jc;
+    unsigned long *code;
+    bool jc_used;               /* jc may hold TBs */
     EsptCpu *owner;
     int asid;
 } EsptTable;
@@ -111,11 +132,13 @@ typedef struct EsptTable {
 /* One vCPU: a shadow table per guest ASID. */
 struct EsptCpu {
     EsptTable tables[ESPT_ASIDS];
-    unsigned long live[BITS_TO_LONGS(ESPT_ASIDS)];  /* tables with pages */
+    /* tables with pages or cached TBs */
+    unsigned long live[BITS_TO_LONGS(ESPT_ASIDS)];
     uint64_t user_state;        /* espt_target_user_state() when filled */
     uint8_t suppress;           /* inside a flush that keeps the tables */
     int64_t window_start;       /* fault-rate window (ns) */
     unsigned window_faults;
+    unsigned window_drops;      /* mapped pages dropped by flushes */
     int64_t cold_until;         /* softmmu TBs until then (ns), 0: none */
 };
 
@@ -149,11 +172,12 @@ static struct {
     uint64_t maps, remaps, fallbacks_io, fallbacks_wrap, smc_writes;
     uint64_t flush_all, flush_page, flush_range, flush_suppressed;
     uint64_t flush_user_state, flush_context, flush_budget, write_protects;
-    uint64_t flush_asid;
+    uint64_t flush_asid, flush_code, jc_misses;
     uint64_t table_switches, cold_periods, upgrades;
 } st;
 
 static __thread EsptTable *thread_table;
+__thread CPUJumpCache *espt_thread_jc;
 
 void espt_set_adaptive(bool on)
 {
@@ -249,6 +273,37 @@ static void espt_drop_page(EsptTable *t, uint32_t vpage)
     espt_rmap_del(t, vpage, (ram_addr_t)(uintptr_t)v - 1);
     g_hash_table_remove(t->pages, GUINT_TO_POINTER(vpage));
     espt.pages--;
+    t->owner->window_drops++;
+}
+
+static void espt_jc_clear(CPUJumpCache *jc)
+{
+    int i;
+
+    for (i = 0; i < TB_JMP_CACHE_SIZE; i++) {
+        qatomic_set(&jc->array[i].tb, NULL);
+    }
+}
+
+#define ESPT_CODE_SHIFT 16
+
+/* Whether a TB in the table's jc may hold code of the page at vpage. */
+static bool espt_jc_has_page(EsptTable *t, uint32_t vpage)
+{
+    /* As upstream: a TB that starts on the page before may reach it. */
+    return t->jc_used &&
+           (test_bit(vpage >> ESPT_CODE_SHIFT, t->code) ||
+            test_bit((uint32_t)(vpage - ESPT_PAGE) >> ESPT_CODE_SHIFT,
+                     t->code));
+}
+
+/* Mark a table live (holding pages or TBs); called with espt.lock held. */
+static void espt_set_live(EsptTable *t)
+{
+    if (!test_bit(t->asid, t->owner->live)) {
+        set_bit(t->asid, t->owner->live);
+        espt.tables_live++;
+    }
 }
 
 /* Drop the whole table; called with espt.lock held. */
@@ -257,16 +312,25 @@ static void espt_drop_all(EsptTable *t)
     GHashTableIter it;
     gpointer k, v;
 
-    if (!t->pages || g_hash_table_size(t->pages) == 0) {
+    if (!test_bit(t->asid, t->owner->live)) {
         return;
     }
-    g_hash_table_iter_init(&it, t->pages);
-    while (g_hash_table_iter_next(&it, &k, &v)) {
-        espt_rmap_del(t, GPOINTER_TO_UINT(k), (ram_addr_t)(uintptr_t)v - 1);
-        espt.pages--;
+    if (t->jc_used) {
+        espt_jc_clear(t->jc);
+        bitmap_zero(t->code, 1 << (32 - ESPT_CODE_SHIFT));
+        t->jc_used = false;
     }
-    g_hash_table_remove_all(t->pages);
-    espt_unmap_range(t, 0, ESPT_REGION_SIZE);
+    if (t->pages && g_hash_table_size(t->pages)) {
+        g_hash_table_iter_init(&it, t->pages);
+        while (g_hash_table_iter_next(&it, &k, &v)) {
+            espt_rmap_del(t, GPOINTER_TO_UINT(k),
+                          (ram_addr_t)(uintptr_t)v - 1);
+            espt.pages--;
+            t->owner->window_drops++;
+        }
+        g_hash_table_remove_all(t->pages);
+        espt_unmap_range(t, 0, ESPT_REGION_SIZE);
+    }
     bitmap_zero(t->granules, 4096);
     t->large_addr = -1;
     t->large_mask = 0;
@@ -306,6 +370,11 @@ void espt_flush_suppress(CPUState *cpu, bool suppress)
         espt_cpu(cpu)->suppress = suppress ? ESPT_SUPPRESS_KEEP
                                            : ESPT_SUPPRESS_NONE;
     }
+}
+
+void espt_flush_skipped(CPUState *cpu)
+{
+    qatomic_inc(&st.flush_suppressed);
 }
 
 static void espt_tlbi_asid_work(CPUState *cpu, run_on_cpu_data d)
@@ -391,8 +460,15 @@ static void espt_flush_pages(EsptTable *t, vaddr addr, vaddr len)
         return;
     }
     for (a = addr & ~(vaddr)(ESPT_PAGE - 1); a < addr + len; a += ESPT_PAGE) {
-        if (test_bit((a & 0xffffffffu) >> 20, t->granules)) {
-            espt_drop_page(t, a & 0xffffffffu);
+        uint32_t p = a;
+
+        if (test_bit(p >> 20, t->granules)) {
+            espt_drop_page(t, p);
+        }
+        if (espt_jc_has_page(t, p)) {
+            espt_jc_clear(t->jc);
+            bitmap_zero(t->code, 1 << (32 - ESPT_CODE_SHIFT));
+            st.flush_code++;
         }
     }
 }
@@ -468,6 +544,11 @@ void espt_reset_dirty(ram_addr_t start, ram_addr_t length)
 
 static void espt_set_gs(EsptTable *t)
 {
+    if (!t->jc) {
+        /* Other threads only read it, in espt_tb_flush() (exclusive). */
+        t->code = bitmap_new(1 << (32 - ESPT_CODE_SHIFT));
+        qatomic_set(&t->jc, g_new0(CPUJumpCache, 1));
+    }
     if (espt.have_wrgsbase) {
         asm volatile("wrgsbase %0" : : "r"(t->base) : "memory");
     } else if (syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)t->base)) {
@@ -475,6 +556,44 @@ static void espt_set_gs(EsptTable *t)
         abort();
     }
     thread_table = t;
+    espt_thread_jc = t->jc;
+}
+
+/*
+ * @tb, a CF_ESPT TB, goes into espt_thread_jc: make sure flushes of its
+ * pages and of the whole table find it.
+ */
+void espt_jmp_cache_note(const TranslationBlock *tb)
+{
+    EsptTable *t = thread_table;
+    uint32_t pc = tb_pc(tb);
+
+    st.jc_misses++;
+    set_bit(pc >> ESPT_CODE_SHIFT, t->code);
+    set_bit((uint32_t)(pc + MAX(tb->size, 1) - 1) >> ESPT_CODE_SHIFT, t->code);
+    if (unlikely(!t->jc_used)) {
+        qemu_mutex_lock(&espt.lock);
+        t->jc_used = true;
+        espt_set_live(t);
+        qemu_mutex_unlock(&espt.lock);
+    }
+}
+
+/* tb_flush() frees every TB: forget them (all vCPUs are stopped). */
+void espt_tb_flush(void)
+{
+    int i, j;
+
+    if (!espt_enabled) {
+        return;
+    }
+    for (i = 0; i < espt.ncpus; i++) {
+        for (j = 0; j < ESPT_ASIDS; j++) {
+            if (espt.cpus[i].tables[j].jc_used) {
+                espt_jc_clear(espt.cpus[i].tables[j].jc);
+            }
+        }
+    }
 }
 
 /* CF_ESPT for this vCPU now, making its table the thread's current one. */
@@ -634,10 +753,7 @@ static bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
     if (!t->pages) {
         t->pages = g_hash_table_new(NULL, NULL);
     }
-    if (!test_bit(t->asid, t->owner->live)) {
-        set_bit(t->asid, t->owner->live);
-        espt.tables_live++;
-    }
+    espt_set_live(t);
     old = g_hash_table_lookup(t->pages, GUINT_TO_POINTER(vpage));
     if (old) {
         espt_rmap_del(t, vpage, (ram_addr_t)(uintptr_t)old - 1);
@@ -699,8 +815,10 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
     if (now - c->window_start > ESPT_COLD_WINDOW_NS) {
         c->window_start = now;
         c->window_faults = 0;
+        c->window_drops = 0;
     }
-    if (++c->window_faults > ESPT_COLD_FAULTS && espt_adaptive) {
+    if (++c->window_faults > ESPT_COLD_FAULTS &&
+        c->window_drops > ESPT_COLD_DROPS && espt_adaptive) {
         /* Faulting faster than ESPT pays back: softmmu for a while. */
         c->cold_until = now + ESPT_COLD_NS;
         c->window_faults = 0;
@@ -815,10 +933,26 @@ static void espt_check_ram(Notifier *n, void *data)
 {
     MemoryRegion *mr = current_machine->ram;
 
-    if (!mr) {
+    if (!espt_enabled) {
         return;
     }
-    if (!espt_enabled) {
+    /*
+     * Shadow pages, flushes and the user jump cache work in 4 KiB pages;
+     * machines that keep QEMU's pages at 1 KiB (ARMv5 tiny pages) cannot
+     * be served.  Final by now, unlike at accelerator setup.
+     */
+    if (TARGET_PAGE_SIZE != ESPT_PAGE) {
+        if (espt_mode == ESPT_MODE_AUTO) {
+            espt_enabled = false;
+            espt_off_reason = "this machine has 1 KiB target pages";
+            return;
+        }
+        error_report("-accel tcg,espt=on: this machine has %d-byte target "
+                     "pages, ESPT needs 4 KiB ones; use -accel tcg,espt=off",
+                     (int)TARGET_PAGE_SIZE);
+        exit(1);
+    }
+    if (!mr) {
         return;
     }
     if (memory_region_get_fd(mr) < 0 || !qemu_ram_is_shared(mr->ram_block)) {
@@ -983,6 +1117,8 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->flushes_user_state = st.flush_user_state;
     info->flushes_context = st.flush_context;
     info->flushes_budget = st.flush_budget;
+    info->flushes_code = st.flush_code;
+    info->tb_cache_misses = st.jc_misses;
     return info;
 }
 
@@ -1015,6 +1151,8 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "flushes-user-state", i->flushes_user_state },
         { "flushes-context", i->flushes_context },
         { "flushes-budget", i->flushes_budget },
+        { "flushes-code", i->flushes_code },
+        { "tb-cache-misses", i->tb_cache_misses },
     };
     int k;
 

@@ -99,6 +99,30 @@ uint64_t espt_target_user_state(CPUState *cpu);
 /* The mmu index of unprivileged accesses. */
 int espt_target_mmu_idx(void);
 
+/*
+ * The virtual-PC TB cache of the current shadow table, which CF_ESPT TB
+ * lookups use instead of cpu->tb_jmp_cache (see espt.c); note each TB
+ * put in it with espt_jmp_cache_note().
+ */
+extern __thread CPUJumpCache *espt_thread_jc;
+void espt_jmp_cache_note(const TranslationBlock *tb);
+/* Its hash: by address like user mode's, not by page like softmmu's. */
+static inline uint32_t espt_jmp_cache_hash(uint64_t pc)
+{
+    return (pc ^ (pc >> 12)) & 4095;
+}
+/* tb_flush(): every TB is gone. */
+void espt_tb_flush(void);
+
+/*
+ * ARM: whether a DACR write from @old to @new may skip the softmmu TLB
+ * flush (it takes access away from no domain).  Only used with ESPT on;
+ * espt=off keeps upstream's flush on every write.
+ */
+bool espt_target_dacr_keeps_tlb(uint32_t old, uint32_t new);
+/* Count a TLB flush that ESPT found unneeded and left out. */
+void espt_flush_skipped(CPUState *cpu);
+
 /* Translation registers a shadow table was filled under. */
 typedef struct EsptContext {
     uint64_t ttbr0, ttbr1, tcr;
@@ -112,6 +136,24 @@ int espt_target_context(CPUState *cpu, EsptContext *ctx);
 
 #else
 #define espt_enabled false
+#define espt_thread_jc ((CPUJumpCache *)NULL)
+static inline void espt_jmp_cache_note(const TranslationBlock *tb)
+{
+}
+static inline uint32_t espt_jmp_cache_hash(uint64_t pc)
+{
+    return 0;
+}
+static inline bool espt_target_dacr_keeps_tlb(uint32_t old, uint32_t new)
+{
+    return false;
+}
+static inline void espt_flush_skipped(CPUState *cpu)
+{
+}
+static inline void espt_tb_flush(void)
+{
+}
 static inline void espt_update(CPUState *cpu)
 {
 }

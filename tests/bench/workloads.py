@@ -108,6 +108,7 @@ def guest_script(w):
         "export HOME=/tmp LANG=C LC_ALL=C PATH=/usr/bin:/bin:/usr/sbin:/sbin:/usr/games",
         "d=/tmp/bench-%s; rm -rf $d; mkdir -p $d; cd $d || exit 1" % w.name,
         "s=$(cut -d' ' -f1 /proc/uptime)",
+        "c=$(head -n 1 /proc/stat)",
     ]
     for i, st in enumerate(w.steps, 1):
         cmd = " ".join(q(a) for a in st.argv)
@@ -124,6 +125,10 @@ def guest_script(w):
     lines += [
         "e=$(cut -d' ' -f1 /proc/uptime)",
         "echo \"BENCH-TIME $(awk \"BEGIN { printf \\\"%.2f\\\", $e - $s }\")\"",
+        # guest CPU split over the steps, in clock ticks: user+nice, system+irq+softirq
+        "echo \"$c\" | { read -r _ u n y i w q sq _; head -n 1 /proc/stat | "
+        "{ read -r _ u2 n2 y2 i2 w2 q2 sq2 _; "
+        "echo \"BENCH-CPU user=$((u2 + n2 - u - n)) sys=$((y2 + q2 + sq2 - y - q - sq))\"; }; }",
         "echo \"BENCH-SUM $(cat $(ls out.* | sort) | md5sum | cut -d' ' -f1)\"",
         "cd / && rm -rf $d",
     ]
