@@ -105,12 +105,16 @@ def run_system(mode, kernel, smp, names, scale, log, progress):
         text = r.output(t)
         tm = re.search(r"^BENCH-TIME ([\d.]+)", text, re.M)
         cs = re.search(r"^BENCH-SUM ([0-9a-f]+)", text, re.M)
+        # /proc/stat counts in USER_HZ (100 on Linux/arm) ticks
+        sp = re.search(r"^BENCH-CPU user=(\d+) sys=(\d+)", text, re.M)
         c = cpu.get(t, {})
         host = (c["RESULT"] - c["BEGIN"]) if c.get("RESULT") is not None \
             and c.get("BEGIN") is not None else None
         ok = bool(res and res[0] == "PASS" and tm and cs)
         out[n] = {"ok": ok, "guest_s": float(tm.group(1)) if tm else None,
                   "host_cpu_s": host, "checksum": cs.group(1) if cs else None,
+                  "guest_user_s": int(sp.group(1)) / 100 if sp else None,
+                  "guest_sys_s": int(sp.group(2)) / 100 if sp else None,
                   "error": None if ok else ("; ".join(r.problems) or "no result")}
     return out, r
 

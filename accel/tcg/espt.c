@@ -473,6 +473,28 @@ static void espt_flush_pages(EsptTable *t, vaddr addr, vaddr len)
     }
 }
 
+/*
+ * Whether espt_flush_pages() would change @t.  Needs no lock: only the
+ * owner vCPU's thread, which runs the flush, changes these fields.
+ */
+static bool espt_flush_hits(EsptTable *t, vaddr addr, vaddr len)
+{
+    vaddr a;
+
+    if (len >= 256 * ESPT_PAGE ||
+        ((addr & t->large_mask) == t->large_addr) ||
+        (((addr + len - 1) & t->large_mask) == t->large_addr)) {
+        return true;
+    }
+    for (a = addr & ~(vaddr)(ESPT_PAGE - 1); a < addr + len; a += ESPT_PAGE) {
+        if (test_bit((uint32_t)a >> 20, t->granules) ||
+            espt_jc_has_page(t, a)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void espt_tlb_flush_range(CPUState *cpu, vaddr addr, vaddr len,
                           uint16_t idxmap)
 {
@@ -488,8 +510,17 @@ void espt_tlb_flush_range(CPUState *cpu, vaddr addr, vaddr len,
     } else {
         st.flush_range++;
     }
-    if (bitmap_empty(c->live, ESPT_ASIDS)) {
-        /* Only this vCPU's thread fills its tables: nothing to drop. */
+    /*
+     * Only this vCPU's thread fills its tables.  Most page flushes (kmap
+     * of highmem pages, kernel mappings) hit no table: skip the lock.
+     */
+    for (i = find_first_bit(c->live, ESPT_ASIDS); i < ESPT_ASIDS;
+         i = find_next_bit(c->live, ESPT_ASIDS, i + 1)) {
+        if (espt_flush_hits(&c->tables[i], addr, len)) {
+            break;
+        }
+    }
+    if (i >= ESPT_ASIDS) {
         return;
     }
     trace_espt_flush_page(cpu->cpu_index, addr, len);

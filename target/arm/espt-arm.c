@@ -55,6 +55,28 @@ uint64_t espt_target_user_state(CPUState *cs)
 }
 
 /*
+ * A DACR write that takes access away from no domain (no access < client
+ * < manager; the reserved value 2 acts as no access) cannot make any TLB
+ * entry or cached TB grant more than a fresh walk would: entries made
+ * under the old value can only lack permissions, and a missing permission
+ * is a TLB miss that walks again under the new value.  Linux's software
+ * PAN writes DACR four times per system call; two of them (uaccess on,
+ * return to user mode) only give access back.
+ */
+bool espt_target_dacr_keeps_tlb(uint32_t old, uint32_t new)
+{
+    static const uint8_t level[4] = { 0, 1, 0, 2 };
+    int d;
+
+    for (d = 0; d < 16; d++) {
+        if (level[extract32(new, d * 2, 2)] < level[extract32(old, d * 2, 2)]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
  * Short descriptors: the ASID is CONTEXTIDR[7:0].  LPAE: TTBR0 or TTBR1
  * bits [55:48], as TTBCR.A1 selects.  Linux keeps one ASID per address
  * space and invalidates the TLB before reusing one.
