@@ -62,6 +62,8 @@ def differential(flavour, smp):
         check(on.get("fallbacks-io", -1) == 0, "unexpected softmmu fallbacks: %r" % on)
         check(on.get("flushes-page", 0) > 0 and on.get("flushes-all", 0) > 0,
               "guest TLB maintenance did not reach the shadow tables: %r" % on)
+        # User TBs were looked up in the shadow table's own jump cache.
+        check(on.get("tb-cache-misses", 0) > 1000, "user jump cache unused: %r" % on)
         if flavour == "armmp":
             # Software PAN rewrites DACR on every kernel entry and exit.
             check(on.get("flushes-kept", 0) > 1000, "DACR flushes not kept: %r" % on)
@@ -122,15 +124,17 @@ def correctness(flavour, smp):
               "code pages not protected or written: %r" % on)
         check(on.get("flushes-all", 0) > 0 and on.get("flushes-page", 0) > 0,
               "guest TLB maintenance did not reach the shadow tables: %r" % on)
+        # jit/smc/munmap: page flushes that hit code of cached user TBs.
+        check(on.get("flushes-code", 0) > 0, "no flush reached a user jump cache: %r" % on)
         if flavour == "armmp-lpae":
             info = suite_info(runs["on"][0])
             check(info.get("hugetlb") == 1 and info.get("thp_kib", 0) > 0,
                   "LPAE guest without huge pages, large mappings untested: %r" % info)
         print("    %d lines equal; maps %d, faults %d/%d, io fallbacks %d, smc writes %d, "
-              "flushes all/page %d/%d; suite %s s (off) vs %s s (on)"
+              "flushes all/page/code %d/%d/%d; suite %s s (off) vs %s s (on)"
               % (len(a), on["maps"], on["faults-read"], on["faults-write"],
                  on["fallbacks-io"], on["smc-writes"], on["flushes-all"],
-                 on["flushes-page"], runs["off"][0].results["suite"][2],
+                 on["flushes-page"], on["flushes-code"], runs["off"][0].results["suite"][2],
                  runs["on"][0].results["suite"][2]), flush=True)
     test(name)(run)
 
