@@ -140,6 +140,8 @@ struct EsptCpu {
     unsigned window_faults;
     unsigned window_drops;      /* mapped pages dropped by flushes */
     int64_t cold_until;         /* softmmu TBs until then (ns), 0: none */
+    /* Hot counters, written by the vCPU's thread only: no shared line. */
+    uint64_t flush_page, jc_misses;
 };
 
 enum {
@@ -170,9 +172,9 @@ static struct {
 static struct {
     uint64_t faults_read, faults_write, faults_prot;
     uint64_t maps, remaps, fallbacks_io, fallbacks_wrap, smc_writes;
-    uint64_t flush_all, flush_page, flush_range, flush_suppressed;
+    uint64_t flush_all, flush_range, flush_suppressed;
     uint64_t flush_user_state, flush_context, flush_budget, write_protects;
-    uint64_t flush_asid, flush_code, jc_misses;
+    uint64_t flush_asid, flush_code;
     uint64_t table_switches, cold_periods, upgrades;
 } st;
 
@@ -506,7 +508,7 @@ void espt_tlb_flush_range(CPUState *cpu, vaddr addr, vaddr len,
     }
     c = espt_cpu(cpu);
     if (len <= ESPT_PAGE) {
-        st.flush_page++;
+        c->flush_page++;
     } else {
         st.flush_range++;
     }
@@ -599,7 +601,7 @@ void espt_jmp_cache_note(const TranslationBlock *tb)
     EsptTable *t = thread_table;
     uint32_t pc = tb_pc(tb);
 
-    st.jc_misses++;
+    t->owner->jc_misses++;
     set_bit(pc >> ESPT_CODE_SHIFT, t->code);
     set_bit((uint32_t)(pc + MAX(tb->size, 1) - 1) >> ESPT_CODE_SHIFT, t->code);
     if (unlikely(!t->jc_used)) {
@@ -1118,6 +1120,7 @@ bool espt_accel_init(Error **errp)
 EsptInfo *qmp_query_espt(Error **errp)
 {
     EsptInfo *info = g_new0(EsptInfo, 1);
+    int i;
 
     info->enabled = espt_enabled;
     info->has_reason = !espt_enabled;
@@ -1142,14 +1145,18 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->fallbacks_wrap = st.fallbacks_wrap;
     info->flushes_all = st.flush_all;
     info->flushes_asid = st.flush_asid;
-    info->flushes_page = st.flush_page;
     info->flushes_range = st.flush_range;
     info->flushes_kept = st.flush_suppressed;
     info->flushes_user_state = st.flush_user_state;
     info->flushes_context = st.flush_context;
     info->flushes_budget = st.flush_budget;
     info->flushes_code = st.flush_code;
-    info->tb_cache_misses = st.jc_misses;
+    info->tb_cache_misses = 0;
+    info->flushes_page = 0;
+    for (i = 0; i < espt.ncpus; i++) {
+        info->tb_cache_misses += qatomic_read(&espt.cpus[i].jc_misses);
+        info->flushes_page += qatomic_read(&espt.cpus[i].flush_page);
+    }
     return info;
 }
 
