@@ -99,8 +99,11 @@ names=()
 for c in "$SRCDIR"/tests/guest/progs/*.c; do
     n=$(basename "$c" .c)
     out=$GUEST/progs/$n
-    if [ ! -x "$out" ] || [ "$c" -nt "$out" ] || [ "$0" -nt "$out" ] ||
-       [ "$SRCDIR/tests/guest/progs/check.h" -nt "$out" ]; then
+    stale=
+    for h in "$SRCDIR"/tests/guest/progs/*.h; do
+        [ "$h" -nt "$out" ] && stale=1
+    done
+    if [ ! -x "$out" ] || [ "$c" -nt "$out" ] || [ "$0" -nt "$out" ] || [ -n "$stale" ]; then
         # shellcheck disable=SC2086
         "${CROSS}gcc" $CFLAGS -o "$out.tmp" "$c" -lpthread
         mv "$out.tmp" "$out"

@@ -33,20 +33,11 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "rng.h"
 
 static const char *cur = "?";   /* name of the running subtest */
 static size_t page;
 
-/* Deterministic pseudo-random numbers (same sequence in every run). */
-static uint32_t rng_state = 12345;
-
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return rng_state;
-}
 
 /* The word expected at byte offset off of a buffer filled with seed. */
 static uint32_t pat(size_t off, uint32_t seed)
@@ -184,13 +175,13 @@ static void t_churn(void)
 
     memset(s, 0, sizeof(s));
     for (it = 0; it < 2500; it++) {
-        int k = rnd() % SLOTS, op = rnd() % 8;
+        int k = rng() % SLOTS, op = rng() % 8;
         size_t len;
         char *q;
 
         if (!s[k].p) {
-            s[k].len = (1 + rnd() % 6) * page;
-            s[k].seed = rnd();
+            s[k].len = (1 + rng() % 6) * page;
+            s[k].seed = rng();
             s[k].p = map_anon(s[k].len, PROT_READ | PROT_WRITE);
             fill_range(s[k].p, 0, s[k].len, s[k].seed);
             continue;
@@ -212,7 +203,7 @@ static void t_churn(void)
                   "mprotect");
             break;
         case 2:                     /* grow, maybe moving */
-            len = s[k].len + (1 + rnd() % 4) * page;
+            len = s[k].len + (1 + rng() % 4) * page;
             q = mremap(s[k].p, s[k].len, len, MREMAP_MAYMOVE);
             CHECK(q != MAP_FAILED, "mremap grow: %s", strerror(errno));
             if (q != MAP_FAILED) {
@@ -244,7 +235,7 @@ static void t_churn(void)
             }
             break;
         case 5:                     /* rewrite */
-            s[k].seed = rnd();
+            s[k].seed = rng();
             fill_range(s[k].p, 0, s[k].len, s[k].seed);
             break;
         case 6:                     /* same address, file page then zeros */

@@ -19,15 +19,7 @@
 #include <string.h>
 #include <time.h>
 
-static uint32_t rng_state = 12345;
-
-static uint32_t rng(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return rng_state;
-}
+#include "rng.h"
 
 static double now(void)
 {
