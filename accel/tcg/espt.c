@@ -140,6 +140,11 @@ struct EsptCpu {
     unsigned window_faults;
     unsigned window_drops;      /* mapped pages dropped by flushes */
     int64_t cold_until;         /* softmmu TBs until then (ns), 0: none */
+    /*
+     * mmu indexes of the TBs that cpu->tb_jmp_cache may hold.  A TLB flush
+     * of other indexes leaves it alone: see espt_jmp_cache_keep().
+     */
+    uint16_t jc_idxmap;
     /* Hot counters, written by the vCPU's thread only: no shared line. */
     uint64_t flush_page, jc_misses;
 };
@@ -593,14 +598,23 @@ static void espt_set_gs(EsptTable *t)
 }
 
 /*
- * @tb, a CF_ESPT TB, goes into espt_thread_jc: make sure flushes of its
- * pages and of the whole table find it.
+ * @tb goes into a jump cache.  A CF_ESPT TB goes into espt_thread_jc:
+ * make sure flushes of its pages and of the whole table find it.  Any
+ * other goes into cpu->tb_jmp_cache: note its mmu index for
+ * espt_jmp_cache_keep().  One out-of-line call for both keeps the hit
+ * path of tb_lookup() small enough to inline.
  */
-void espt_jmp_cache_note(const TranslationBlock *tb)
+void espt_jmp_cache_note(CPUState *cpu, const TranslationBlock *tb)
 {
     EsptTable *t = thread_table;
     uint32_t pc = tb_pc(tb);
 
+    if (!(tb_cflags(tb) & CF_ESPT)) {
+        if (espt_enabled) {
+            espt_cpu(cpu)->jc_idxmap |= 1 << cpu_mmu_index(cpu->env_ptr, true);
+        }
+        return;
+    }
     t->owner->jc_misses++;
     set_bit(pc >> ESPT_CODE_SHIFT, t->code);
     set_bit((uint32_t)(pc + MAX(tb->size, 1) - 1) >> ESPT_CODE_SHIFT, t->code);
@@ -610,6 +624,31 @@ void espt_jmp_cache_note(const TranslationBlock *tb)
         espt_set_live(t);
         qemu_mutex_unlock(&espt.lock);
     }
+}
+
+/*
+ * Upstream empties cpu->tb_jmp_cache on every TLB flush: it finds TBs by
+ * virtual PC, and a flush may change what that PC translates to.  But a
+ * TB's code was translated (and permission-checked) through one mmu
+ * index, the one its flags carry, and the cache only hands a TB to a
+ * lookup with those flags.  A flush of other indexes cannot change what
+ * its PC means.  With ESPT, user TBs live in the shadow tables' caches,
+ * so the cache holds kernel TBs, and the user-only flushes (kernel entry
+ * under software PAN) keep it.
+ */
+bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap)
+{
+    EsptCpu *c;
+
+    if (!espt_enabled) {
+        return false;
+    }
+    c = espt_cpu(cpu);
+    if (c->jc_idxmap & idxmap) {
+        c->jc_idxmap = 0;
+        return false;
+    }
+    return true;
 }
 
 /* tb_flush() frees every TB: forget them (all vCPUs are stopped). */

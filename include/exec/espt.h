@@ -101,11 +101,11 @@ int espt_target_mmu_idx(void);
 
 /*
  * The virtual-PC TB cache of the current shadow table, which CF_ESPT TB
- * lookups use instead of cpu->tb_jmp_cache (see espt.c); note each TB
- * put in it with espt_jmp_cache_note().
+ * lookups use instead of cpu->tb_jmp_cache (see espt.c).  Note each TB
+ * put in either with espt_jmp_cache_note().
  */
 extern __thread CPUJumpCache *espt_thread_jc;
-void espt_jmp_cache_note(const TranslationBlock *tb);
+void espt_jmp_cache_note(CPUState *cpu, const TranslationBlock *tb);
 /* Its hash: by address like user mode's, not by page like softmmu's. */
 static inline uint32_t espt_jmp_cache_hash(uint64_t pc)
 {
@@ -113,13 +113,19 @@ static inline uint32_t espt_jmp_cache_hash(uint64_t pc)
 }
 /* tb_flush(): every TB is gone. */
 void espt_tb_flush(void);
+/*
+ * Whether a TLB flush of @idxmap may leave cpu->tb_jmp_cache alone (it
+ * holds no TB of those indexes); if not, the caller empties it.
+ */
+bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap);
 
 /*
- * ARM: whether a DACR write from @old to @new may skip the softmmu TLB
- * flush (it takes access away from no domain).  Only used with ESPT on;
- * espt=off keeps upstream's flush on every write.
+ * ARM: the softmmu TLBs (mmu index bits) that a DACR write from @old to
+ * @new must flush; 0 when none.  Only used with ESPT on: espt=off keeps
+ * upstream's full flush on every write.
  */
-bool espt_target_dacr_keeps_tlb(uint32_t old, uint32_t new);
+uint16_t espt_target_dacr_flush_map(CPUState *cpu, uint32_t old,
+                                    uint32_t new);
 /* Count a TLB flush that ESPT found unneeded and left out. */
 void espt_flush_skipped(CPUState *cpu);
 
@@ -137,22 +143,28 @@ int espt_target_context(CPUState *cpu, EsptContext *ctx);
 #else
 #define espt_enabled false
 #define espt_thread_jc ((CPUJumpCache *)NULL)
-static inline void espt_jmp_cache_note(const TranslationBlock *tb)
+static inline void espt_jmp_cache_note(CPUState *cpu,
+                                       const TranslationBlock *tb)
 {
 }
 static inline uint32_t espt_jmp_cache_hash(uint64_t pc)
 {
     return 0;
 }
-static inline bool espt_target_dacr_keeps_tlb(uint32_t old, uint32_t new)
+static inline uint16_t espt_target_dacr_flush_map(CPUState *cpu,
+                                                  uint32_t old, uint32_t new)
 {
-    return false;
+    return 0xffff;
 }
 static inline void espt_flush_skipped(CPUState *cpu)
 {
 }
 static inline void espt_tb_flush(void)
 {
+}
+static inline bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap)
+{
+    return false;
 }
 static inline void espt_update(CPUState *cpu)
 {

@@ -55,25 +55,38 @@ uint64_t espt_target_user_state(CPUState *cs)
 }
 
 /*
- * A DACR write that takes access away from no domain (no access < client
- * < manager; the reserved value 2 acts as no access) cannot make any TLB
- * entry or cached TB grant more than a fresh walk would: entries made
- * under the old value can only lack permissions, and a missing permission
- * is a TLB miss that walks again under the new value.  Linux's software
- * PAN writes DACR four times per system call; two of them (uaccess on,
- * return to user mode) only give access back.
+ * The softmmu TLBs a DACR write from @old to @new must flush: those that
+ * may hold an entry of a domain whose access the write reduces (no access
+ * < client < manager; the reserved value 2 acts as no access).  An entry
+ * of any other domain grants what a fresh walk would, or less: a missing
+ * permission is a TLB miss that walks again under the new value.  The
+ * mask of each TLB returned is cleared, as the caller flushes it.
+ *
+ * Linux's software PAN writes DACR four times per system call.  Two of
+ * them (uaccess on, return to user mode) only give access; kernel entry
+ * takes the user domain away, but the kernel's own TLB holds no entry of
+ * it unless uaccess was on since its last flush; uaccess off flushes the
+ * kernel's TLB only after uaccess did touch user memory.
  */
-bool espt_target_dacr_keeps_tlb(uint32_t old, uint32_t new)
+uint16_t espt_target_dacr_flush_map(CPUState *cs, uint32_t old, uint32_t new)
 {
     static const uint8_t level[4] = { 0, 1, 0, 2 };
-    int d;
+    CPUARMState *env = cs->env_ptr;
+    uint16_t lost = 0, idxmap = 0;
+    int d, i;
 
     for (d = 0; d < 16; d++) {
         if (level[extract32(new, d * 2, 2)] < level[extract32(old, d * 2, 2)]) {
-            return false;
+            lost |= 1 << d;
         }
     }
-    return true;
+    for (i = 0; lost && i < NB_MMU_MODES; i++) {
+        if (env->tlb_domains[i] & lost) {
+            env->tlb_domains[i] = 0;
+            idxmap |= 1 << i;
+        }
+    }
+    return idxmap;
 }
 
 /*

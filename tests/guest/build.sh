@@ -112,6 +112,25 @@ for c in "$SRCDIR"/tests/guest/progs/*.c; do
     names+=("$n")
 done
 
+# ---- bare-metal test images ------------------------------------------
+# No kernel, no libc: they drive the MMU themselves (tests/bare/).
+BARE_CFLAGS="-O2 -g0 -Wall -Wextra -Werror -Wmissing-prototypes -marm -mcpu=cortex-a15
+    -mfloat-abi=soft -ffreestanding -fno-builtin -fno-tree-loop-distribute-patterns
+    -nostdlib -nostartfiles -static -Wl,--build-id=none"
+mkdir -p "$GUEST/bare"
+for c in "$SRCDIR"/tests/bare/*.c; do
+    n=$(basename "$c" .c)
+    out=$GUEST/bare/$n.elf
+    if [ ! -f "$out" ] || [ "$c" -nt "$out" ] || [ "$0" -nt "$out" ] ||
+       [ "$SRCDIR/tests/bare/start.S" -nt "$out" ] || [ "$SRCDIR/tests/bare/bare.ld" -nt "$out" ] ||
+       [ "$SRCDIR/tests/bare/bare.h" -nt "$out" ]; then
+        # shellcheck disable=SC2086
+        "${CROSS}gcc" $BARE_CFLAGS -T "$SRCDIR/tests/bare/bare.ld" -o "$out.tmp" \
+            "$SRCDIR/tests/bare/start.S" "$c"
+        mv "$out.tmp" "$out"
+    fi
+done
+
 # ---- initramfs -------------------------------------------------------
 python3 "$SRCDIR/tests/guest/mkcpio.py" "$GUEST/initramfs.cpio.gz.new" \
     dir:proc dir:sys dir:dev dir:tmp dir:root dir:etc dir:sbin dir:usr/bin dir:usr/sbin \

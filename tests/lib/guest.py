@@ -76,7 +76,18 @@ def boot(flavour="armmp", tests=(), smp=1, mem=1024, timeout=300,
            "-kernel", kernel_path(flavour), "-initrd", initrd,
            "-append", append, "-nographic", "-no-reboot",
            "-serial", "stdio"] + list(extra_qemu)
+    r = run(cmd, timeout, hmp, b"reboot: Power down", log_path, on_line)
+    _parse(r, tests)
+    return r
+
+
+def run(cmd, timeout, hmp=(), done=b"", log_path=None, on_line=None):
+    """Run QEMU command line `cmd` (serial on stdio) until it exits, and
+    return a BootResult with its console log.  With `hmp`, QEMU gets a
+    monitor and -no-shutdown, and the commands run once `done` has been
+    printed; their replies go in BootResult.hmp."""
     sock = None
+    cmd = list(cmd)
     if hmp:
         sock = tempfile.mktemp(prefix="espt-hmp-", suffix=".sock")
         cmd += ["-monitor", "unix:%s,server=on,wait=off" % sock, "-no-shutdown"]
@@ -102,7 +113,7 @@ def boot(flavour="armmp", tests=(), smp=1, mem=1024, timeout=300,
                 break
             chunks.append(data)
             tail = (tail + data)[-256:]
-            if sock and b"reboot: Power down" in tail:
+            if sock and done in tail:
                 r.hmp = _monitor(sock, hmp)
                 sock = None
             if on_line:
@@ -124,7 +135,6 @@ def boot(flavour="armmp", tests=(), smp=1, mem=1024, timeout=300,
         with open(log_path, "w") as f:
             f.write("# %s\n" % " ".join(cmd))
             f.write(r.log)
-    _parse(r, tests)
     return r
 
 

@@ -1,0 +1,38 @@
+/*
+ * Shared by the bare-metal test images: what start.S provides and calls.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef BARE_H
+#define BARE_H
+
+#include <stdint.h>
+
+/* start.S: fn(), or 0xdead if fetching it takes a prefetch abort. */
+uint32_t try_call(uint32_t (*fn)(void));
+/* start.S: run fn in user mode, IRQs masked; it never returns here. */
+void enter_user(void (*fn)(void));
+/* Where the prefetch abort handler resumes: try_call's landing pad. */
+extern uint32_t pabt_resume;
+
+/* Called by start.S: the entry, the abort handlers, SVC from user mode. */
+int main(void);
+void record_fault(uint32_t fsr, uint32_t far, uint32_t kind);
+uint32_t svc_handler(uint32_t op, uint32_t arg);
+void finish(void) __attribute__((noreturn));
+
+/* One 32-bit access, never merged, split or moved by the compiler. */
+static inline uint32_t read32(uint32_t addr)
+{
+    uint32_t v;
+
+    asm volatile("ldr %0, [%1]" : "=r"(v) : "r"(addr) : "memory");
+    return v;
+}
+
+static inline void write32(uint32_t addr, uint32_t v)
+{
+    asm volatile("str %0, [%1]" : : "r"(v), "r"(addr) : "memory");
+}
+
+#endif

@@ -1,0 +1,394 @@
+/*
+ * Bare-metal test of ARMv7 domains (DACR) for the virt machine.
+ *
+ * Linux only ever moves the user domain between client and no access, so
+ * a Linux guest cannot show whether a DACR write keeps a TLB entry it
+ * must not keep.  This program can: it maps memory and code in three
+ * domains, as sections and as small pages, writes DACR from the kernel
+ * (supervisor mode) and, through SVC, on behalf of user mode, and checks
+ * each access and instruction fetch against the architecture: domain
+ * faults for no access, permission faults for a client, none for a
+ * manager.  It prints one line per check and a summary, then powers the
+ * machine off through PSCI.
+ *
+ * Under ESPT the user-mode accesses run through the shadow tables, and
+ * the kernel-mode ones through the softmmu TLBs that DACR writes flush
+ * only in part.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "bare.h"
+
+#define UART_DR         0x09000000u
+#define UART_FR         0x09000018u
+#define UART_FR_TXFF    (1u << 5)
+
+/* Physical pages behind the test mappings (RAM starts at 0x40000000). */
+#define DATA_PA         0x40400000u
+#define CODE_PA         0x40500000u
+#define PAGES_PA        0x40600000u
+/* Their virtual addresses. */
+#define DATA_VA         0x10000000u     /* domain 1 section, RW everywhere */
+#define DATA_RO_VA      0x10100000u     /* its alias, read-only everywhere */
+#define DATA_URO_VA     0x10200000u     /* its alias, read-only for user */
+#define CODE_VA         0x20000000u     /* domain 1 section, code */
+#define PAGES_VA        0x30000000u     /* domain 2, 4 KiB pages */
+#define NPAGES          16
+
+/* DACR fields */
+#define NOACC   0u
+#define CLIENT  1u
+#define MANAGER 3u
+#define DACR(d0, d1, d2)        ((d0) | (d1) << 2 | (d2) << 4)
+
+/* Short-descriptor fault status codes (FS[4:0]) */
+#define FS_NONE         0x00
+#define FS_DOMAIN_SEC   0x09
+#define FS_DOMAIN_PAGE  0x0b
+#define FS_PERM_SEC     0x0d
+#define FS_PERM_PAGE    0x0f
+
+enum { NONE, DABT, PABT, UND };
+enum { OP_DACR, OP_EXIT };
+
+static uint32_t l1[4096] __attribute__((aligned(16384)));
+static uint32_t l2[256] __attribute__((aligned(1024)));
+
+uint32_t pabt_resume;
+/* The last fault, as the abort handlers saw it: see check(). */
+static volatile uint32_t f_kind, f_fsr, f_far, f_count;    /* handlers */
+static int passed, failed;
+
+/* ------------------------------------------------------------------ */
+
+static void putc_(char c)
+{
+    while (read32(UART_FR) & UART_FR_TXFF) {
+        asm volatile("yield");
+    }
+    write32(UART_DR, c);
+}
+
+static void puts_(const char *s)
+{
+    while (*s) {
+        putc_(*s++);
+    }
+}
+
+static void puthex(uint32_t v)
+{
+    int i;
+
+    puts_("0x");
+    for (i = 28; i >= 0; i -= 4) {
+        putc_("0123456789abcdef"[(v >> i) & 15]);
+    }
+}
+
+static void putdec(uint32_t v)
+{
+    char buf[12];
+    int n = 0;
+
+    do {
+        buf[n++] = '0' + v % 10;
+        v /= 10;
+    } while (v);
+    while (n) {
+        putc_(buf[--n]);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+
+void record_fault(uint32_t fsr, uint32_t far, uint32_t kind)
+{
+    f_kind = kind;
+    f_fsr = fsr;
+    f_far = far;
+    f_count++;
+}
+
+static void set_dacr(uint32_t v)
+{
+    asm volatile("mcr p15, 0, %0, c3, c0, 0\n\tisb" : : "r"(v) : "memory");
+}
+
+uint32_t svc_handler(uint32_t op, uint32_t arg)
+{
+    if (op == OP_DACR) {
+        set_dacr(arg);
+    } else if (op == OP_EXIT) {
+        finish();
+    }
+    return 0;
+}
+
+static uint32_t svc(uint32_t op, uint32_t arg)
+{
+    register uint32_t r0 asm("r0") = op;
+    register uint32_t r1 asm("r1") = arg;
+
+    asm volatile("svc #0" : "+r"(r0) : "r"(r1) : "memory", "lr");
+    return r0;
+}
+
+/* One load or store: a data abort skips it, leaving 0xbad in place. */
+static uint32_t try_read(uint32_t va)
+{
+    uint32_t v = 0xbad;
+
+    asm volatile("ldr %0, [%1]" : "+r"(v) : "r"(va) : "memory");
+    return v;
+}
+
+static void try_write(uint32_t va, uint32_t v)
+{
+    asm volatile("str %0, [%1]" : : "r"(v), "r"(va) : "memory");
+}
+
+static void clear_fault(void)
+{
+    f_kind = NONE;
+    f_fsr = 0;
+    f_far = 0;
+}
+
+static uint32_t fault_fs(void)
+{
+    return (f_fsr & 0xf) | ((f_fsr >> 6) & 0x10);
+}
+
+/*
+ * Check the last access: its value, and the fault it took (@kind, with
+ * status @fs at address @far) or none.
+ */
+static void check(const char *name, uint32_t got, uint32_t want,
+                  uint32_t kind, uint32_t fs, uint32_t far)
+{
+    int ok = got == want && f_kind == kind &&
+             (kind == NONE || (fault_fs() == fs && f_far == far));
+
+    puts_(name);
+    puts_(": value ");
+    puthex(got);
+    puts_(" fault ");
+    putdec(f_kind);
+    puts_(" fs ");
+    puthex(f_kind == NONE ? 0 : fault_fs());
+    puts_(" far ");
+    puthex(f_kind == NONE ? 0 : f_far);
+    puts_(ok ? " PASS\n" : " FAIL\n");
+    if (ok) {
+        passed++;
+    } else {
+        failed++;
+    }
+    clear_fault();
+}
+
+/* ------------------------------------------------------------------ */
+
+/* Section: normal write-back memory, or device memory with XN. */
+static uint32_t section(uint32_t pa, int domain, uint32_t ap, int device)
+{
+    uint32_t d = (pa & 0xfff00000) | 2 | domain << 5 |
+                 (ap & 3) << 10 | (ap >> 2) << 15;
+
+    return d | (device ? (1 << 2) | (1 << 4) : (3 << 2));
+}
+
+static void setup_mmu(void)
+{
+    uint32_t i, sctlr;
+
+    /* RAM holding this program: identity, domain 0, RW for everyone. */
+    for (i = 0x400; i < 0x410; i++) {
+        l1[i] = section(i << 20, 0, 3, 0);
+    }
+    l1[0x090] = section(0x09000000, 0, 3, 1);        /* UART */
+    l1[DATA_VA >> 20] = section(DATA_PA, 1, 3, 0);
+    l1[DATA_RO_VA >> 20] = section(DATA_PA, 1, 6, 0);
+    l1[DATA_URO_VA >> 20] = section(DATA_PA, 1, 2, 0);
+    l1[CODE_VA >> 20] = section(CODE_PA, 1, 3, 0);
+    /* A page table in domain 2: small pages, RW for everyone. */
+    l1[PAGES_VA >> 20] = (uint32_t)l2 | 1 | 2 << 5;
+    for (i = 0; i < NPAGES; i++) {
+        l2[i] = (PAGES_PA + i * 4096) | 2 | 3 << 2 | 3 << 4;
+    }
+
+    asm volatile(
+        "mcr p15, 0, %0, c2, c0, 2\n\t"         /* TTBCR: short, TTBR0 only */
+        "mcr p15, 0, %1, c2, c0, 0\n\t"         /* TTBR0 */
+        "mcr p15, 0, %2, c13, c0, 1\n\t"        /* CONTEXTIDR: ASID 1 */
+        "mcr p15, 0, %0, c8, c7, 0\n\t"         /* TLBIALL */
+        "dsb\n\tisb"
+        : : "r"(0), "r"((uint32_t)l1), "r"(1) : "memory");
+    set_dacr(DACR(CLIENT, CLIENT, CLIENT));
+    asm volatile("mrc p15, 0, %0, c1, c0, 0" : "=r"(sctlr));
+    sctlr |= 1 | 1 << 2 | 1 << 12;              /* M, C, I */
+    sctlr &= ~(1u << 1 | 1u << 13 | 1u << 28 | 1u << 29);  /* A, V, TRE, AFE */
+    asm volatile("mcr p15, 0, %0, c1, c0, 0\n\tisb" : : "r"(sctlr) : "memory");
+}
+
+/* Put "mov r0, #42; bx lr" at CODE_VA, through its physical alias. */
+static void setup_code(void)
+{
+    write32(CODE_PA, 0xe3a0002a);
+    write32(CODE_PA + 4, 0xe12fff1e);
+    asm volatile(
+        "mcr p15, 0, %0, c7, c11, 1\n\t"        /* DCCMVAU */
+        "dsb\n\t"
+        "mcr p15, 0, %1, c7, c5, 0\n\t"         /* ICIALLU */
+        "dsb\n\tisb"
+        : : "r"(CODE_PA), "r"(0) : "memory");
+}
+
+#define CODE_FN ((uint32_t (*)(void))CODE_VA)
+
+/* ------------------------------------------------------------------ */
+
+/*
+ * The same checks from kernel and user mode; @dacr writes DACR directly
+ * (kernel) or through SVC (user).
+ */
+static void domain_checks(const char *who, void (*dacr)(uint32_t))
+{
+    uint32_t i, sum, first;
+
+    /*
+     * Each check uses a TLB entry and then writes DACR and uses it again,
+     * with no output in between: the entry is still there to be kept
+     * wrongly.
+     */
+    puts_(who);
+    puts_(":\n");
+    /* A client gets the section's permissions; no access faults. */
+    dacr(DACR(CLIENT, CLIENT, CLIENT));
+    first = try_read(DATA_VA);
+    dacr(DACR(CLIENT, NOACC, CLIENT));
+    check("  no-access read", try_read(DATA_VA), 0xbad, DABT, FS_DOMAIN_SEC,
+          DATA_VA);
+    check("  client read before", first, 0x11111111, NONE, 0, 0);
+    dacr(DACR(CLIENT, CLIENT, CLIENT));
+    check("  client again", try_read(DATA_VA + 4), 0x22222222, NONE, 0, 0);
+
+    /* Client: a read-only mapping refuses a write. */
+    try_write(DATA_RO_VA + 8, 0x33333333);
+    check("  client write to RO", try_read(DATA_VA + 8), 0, DABT,
+          FS_PERM_SEC, DATA_RO_VA + 8);
+    /* Manager: no permission checks; the write goes through. */
+    dacr(DACR(CLIENT, MANAGER, CLIENT));
+    try_write(DATA_RO_VA + 8, 0x44444444);
+    first = try_read(DATA_VA + 8);
+    /* Manager to client takes that away again. */
+    dacr(DACR(CLIENT, CLIENT, CLIENT));
+    try_write(DATA_RO_VA + 8, 0x55555555);
+    check("  client write to RO again", try_read(DATA_VA + 8), 0x44444444,
+          DABT, FS_PERM_SEC, DATA_RO_VA + 8);
+    check("  manager write to RO before", first, 0x44444444, NONE, 0, 0);
+    try_write(DATA_VA + 8, 0);
+
+    /* Instruction fetches follow the domain too. */
+    first = try_call(CODE_FN);
+    dacr(DACR(CLIENT, NOACC, CLIENT));
+    check("  no-access call", try_call(CODE_FN), 0xdead, PABT, FS_DOMAIN_SEC,
+          CODE_VA);
+    check("  client call before", first, 42, NONE, 0, 0);
+    dacr(DACR(CLIENT, CLIENT, CLIENT));
+    check("  client call again", try_call(CODE_FN), 42, NONE, 0, 0);
+
+    /* Small pages take their domain from the first-level entry. */
+    for (i = 0, sum = 0; i < NPAGES; i++) {
+        sum += try_read(PAGES_VA + i * 4096);
+    }
+    /* Losing domain 2 faults there, not in domain 1. */
+    dacr(DACR(CLIENT, CLIENT, NOACC));
+    first = try_read(DATA_VA);
+    check("  no-access page read", try_read(PAGES_VA + 4096), 0xbad, DABT,
+          FS_DOMAIN_PAGE, PAGES_VA + 4096);
+    check("  pages read before", sum, NPAGES * (NPAGES + 1) / 2, NONE, 0, 0);
+    check("  other domain read", first, 0x11111111, NONE, 0, 0);
+    dacr(DACR(CLIENT, CLIENT, MANAGER));
+    check("  manager page read", try_read(PAGES_VA + 2 * 4096), 3, NONE, 0, 0);
+    dacr(DACR(CLIENT, CLIENT, CLIENT));
+
+    /*
+     * Many round trips: the entries of the domain that stays a client are
+     * used between the writes, the other one faults every time.
+     */
+    for (i = 0, sum = 0; i < 200; i++) {
+        dacr(DACR(CLIENT, CLIENT, i & 1 ? NOACC : CLIENT));
+        sum += try_read(DATA_VA) == 0x11111111;
+        sum += try_read(PAGES_VA + (i % NPAGES) * 4096) == (i % NPAGES) + 1;
+        sum += f_kind == DABT;
+        clear_fault();
+    }
+    dacr(DACR(CLIENT, CLIENT, CLIENT));
+    check("  round trips", sum, 400, NONE, 0, 0);
+}
+
+static void kernel_dacr(uint32_t v)
+{
+    set_dacr(v);
+}
+
+static void user_dacr(uint32_t v)
+{
+    svc(OP_DACR, v);
+}
+
+/* User mode, as far as the user-readable-only alias goes. */
+static void user_main(void)
+{
+    domain_checks("user", user_dacr);
+
+    /* PL0 read-only alias: reads pass, writes fault, managers write. */
+    puts_("user only:\n");
+    check("  read URO", try_read(DATA_URO_VA + 4), 0x22222222, NONE, 0, 0);
+    try_write(DATA_URO_VA + 12, 0x66666666);
+    check("  write URO", try_read(DATA_VA + 12), 0, DABT, FS_PERM_SEC,
+          DATA_URO_VA + 12);
+    svc(OP_DACR, DACR(CLIENT, MANAGER, CLIENT));
+    try_write(DATA_URO_VA + 12, 0x77777777);
+    check("  manager write URO", try_read(DATA_VA + 12), 0x77777777,
+          NONE, 0, 0);
+    svc(OP_DACR, DACR(CLIENT, CLIENT, CLIENT));
+    try_write(DATA_URO_VA + 12, 0x88888888);
+    check("  client write URO again", try_read(DATA_VA + 12), 0x77777777,
+          DABT, FS_PERM_SEC, DATA_URO_VA + 12);
+    svc(OP_EXIT, 0);
+}
+
+void finish(void)
+{
+    puts_("DACR-TEST passed ");
+    putdec(passed);
+    puts_(" failed ");
+    putdec(failed);
+    puts_(failed ? " FAIL\n" : " OK\n");
+    puts_("DACR-TEST end\n");
+    /* PSCI SYSTEM_OFF */
+    asm volatile("ldr r0, =0x84000008\n\thvc #0" : : : "r0", "memory");
+    for (;;) {
+        asm volatile("wfi");
+    }
+}
+
+int main(void)
+{
+    uint32_t i;
+
+    write32(DATA_PA, 0x11111111);
+    write32(DATA_PA + 4, 0x22222222);
+    for (i = 0; i < NPAGES; i++) {
+        write32(PAGES_PA + i * 4096, i + 1);
+    }
+    setup_mmu();
+    setup_code();
+    puts_("DACR-TEST start\n");
+    domain_checks("kernel", kernel_dacr);
+    enter_user(user_main);
+    return 0;
+}
