@@ -107,6 +107,7 @@ def run_system(mode, kernel, smp, names, scale, log, progress):
         cs = re.search(r"^BENCH-SUM ([0-9a-f]+)", text, re.M)
         # /proc/stat counts in USER_HZ (100 on Linux/arm) ticks
         sp = re.search(r"^BENCH-CPU user=(\d+) sys=(\d+)", text, re.M)
+        ev = re.search(r"^BENCH-EVENTS irqs=(\d+) ctxsw=(\d+) pgfaults=(\d+)", text, re.M)
         c = cpu.get(t, {})
         host = (c["RESULT"] - c["BEGIN"]) if c.get("RESULT") is not None \
             and c.get("BEGIN") is not None else None
@@ -115,6 +116,8 @@ def run_system(mode, kernel, smp, names, scale, log, progress):
                   "host_cpu_s": host, "checksum": cs.group(1) if cs else None,
                   "guest_user_s": int(sp.group(1)) / 100 if sp else None,
                   "guest_sys_s": int(sp.group(2)) / 100 if sp else None,
+                  "guest_events": {"irqs": int(ev.group(1)), "ctxsw": int(ev.group(2)),
+                                   "pgfaults": int(ev.group(3))} if ev else None,
                   "error": None if ok else ("; ".join(r.problems) or "no result")}
     return out, r
 

@@ -109,6 +109,7 @@ def guest_script(w):
         "d=/tmp/bench-%s; rm -rf $d; mkdir -p $d; cd $d || exit 1" % w.name,
         "s=$(cut -d' ' -f1 /proc/uptime)",
         "c=$(head -n 1 /proc/stat)",
+        "k0=$(awk '/^(intr|ctxt) /{print $2}' /proc/stat; awk '$1==\"pgfault\"{print $2}' /proc/vmstat)",
     ]
     for i, st in enumerate(w.steps, 1):
         cmd = " ".join(q(a) for a in st.argv)
@@ -129,6 +130,10 @@ def guest_script(w):
         "echo \"$c\" | { read -r _ u n y i w q sq _; head -n 1 /proc/stat | "
         "{ read -r _ u2 n2 y2 i2 w2 q2 sq2 _; "
         "echo \"BENCH-CPU user=$((u2 + n2 - u - n)) sys=$((y2 + q2 + sq2 - y - q - sq))\"; }; }",
+        # guest events over the steps: interrupts, context switches, page faults
+        "k1=$(awk '/^(intr|ctxt) /{print $2}' /proc/stat; awk '$1==\"pgfault\"{print $2}' /proc/vmstat)",
+        "echo $k0 $k1 | { read -r i0 c0 f0 i1 c1 f1; "
+        "echo \"BENCH-EVENTS irqs=$((i1 - i0)) ctxsw=$((c1 - c0)) pgfaults=$((f1 - f0))\"; }",
         "echo \"BENCH-SUM $(cat $(ls out.* | sort) | md5sum | cut -d' ' -f1)\"",
         "cd / && rm -rf $d",
     ]
