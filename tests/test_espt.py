@@ -8,7 +8,8 @@ import subprocess
 import sys
 
 from harness import test, check
-from guest import ROOT, BUILD, GUEST, QEMU, KERNELS, boot, kernel_path, parse_espt, run
+from guest import (ROOT, BUILD, GUEST, QEMU, KERNELS, BootResult, boot, boot_cmd,
+                   kernel_path, parse, parse_espt, run)
 
 LOGS = os.path.join(BUILD, "tests", "logs")
 ON = ["-accel", "tcg,espt=on"]
@@ -149,9 +150,12 @@ CRASHER = r"""
 #include <stdlib.h>
 #include <unistd.h>
 
+/* Crash once the test creates the file $ESPT_TEST_CRASH_WHEN. */
 static void *crash(void *arg)
 {
-    sleep(atoi(getenv("ESPT_TEST_CRASH_AFTER")));
+    while (access(getenv("ESPT_TEST_CRASH_WHEN"), F_OK) != 0) {
+        usleep(10000);
+    }
     *(volatile int *)16 = 1;
     return arg;
 }
@@ -160,18 +164,76 @@ __attribute__((constructor)) static void start(void)
 {
     pthread_t t;
 
-    if (getenv("ESPT_TEST_CRASH_AFTER")) {
+    if (getenv("ESPT_TEST_CRASH_WHEN")) {
         pthread_create(&t, NULL, crash, NULL);
     }
 }
 """
 
 
+def migrated(src, dst, img, name):
+    """Boot with -accel `src`, migrate to a file while `workload` runs,
+    resume from the file with -accel `dst`; return the joined BootResult,
+    the source's 'info migrate' and 'info espt'."""
+    tests = ["workload", "memtest"]
+    cmd = boot_cmd("armmp", tests, mem=512)
+    lf = log("%s-source" % name)
+    r1 = run(cmd + src, 120, done=b"ESPT-BEGIN workload", log_path=lf,
+             hmp=['migrate "exec:cat > %s"' % img, "info migrate", "info espt"])
+    check(r1.hmp is not None and "completed" in r1.hmp["info migrate"],
+          "%s: migration did not complete (log: %s): %s"
+          % (name, os.path.relpath(lf, ROOT), r1.hmp))
+    lf2 = log("%s-destination" % name)
+    r2 = run(cmd + dst + ["-incoming", "exec:cat %s" % img], 300,
+             done=b"reboot: Power down", log_path=lf2, hmp=["info espt"])
+    r = BootResult()
+    r.log = r1.log + r2.log
+    r.rc, r.timed_out = r2.rc, r2.timed_out
+    parse(r, tests)
+    check(r.ok, "%s: %s" % (name, explain(r, lf2)))
+    return r, r1.hmp["info migrate"], parse_espt(r1.hmp["info espt"])
+
+
+@test("espt/migration")
+def _():
+    """Live migration while the guest writes through the shadow tables:
+    pages it dirties during the copy are sent again (ESPT write-protects
+    them when the dirty bits are reset), so the resumed guest computes what
+    an unmigrated one does.  The destination may run without ESPT: nothing
+    of it is in the migration stream."""
+    d = os.path.join(BUILD, "tests")
+    os.makedirs(d, exist_ok=True)
+    img = os.path.join(d, "migration.img")
+    ref = boot("armmp", tests=["workload", "memtest"], mem=512, extra_qemu=OFF,
+               log_path=log("espt/migration-reference"))
+    check(ref.ok, "reference run: %s" % "; ".join(ref.problems))
+    want = results(ref)
+    try:
+        for name, src, dst in (("on-on", ON_ALL, ON_ALL), ("on-off", ON_ALL, OFF)):
+            r, mig, info = migrated(src, dst, img, "espt/migration-" + name)
+            got = results(r)
+            check(got == want, "%s: migrated guest computed other results:\n  want %s\n  got  %s"
+                  % (name, want, got))
+            m = re.search(r"dirty sync count: (\d+)", mig)
+            check(m and int(m.group(1)) >= 2, "%s: no second pass over dirty pages:\n%s"
+                  % (name, mig))
+            # Dirty-bit resets reached the shadow tables, which kept mapping.
+            check(info["on"] and info["write-protects"] > 0 and info["maps"] > 100,
+                  "%s: ESPT did not follow the dirty logging: %s" % (name, info))
+            print("    %s: dirty syncs %s, write-protects %d" % (name, m.group(1),
+                  info["write-protects"]), flush=True)
+    finally:
+        if os.path.exists(img):
+            os.unlink(img)
+
+
 @test("espt/dacr-bare")
 def _():
     """ARMv7 domains, which a Linux guest cannot probe: tests/bare/dacr.c
     writes DACR from kernel and (through SVC) user mode and checks every
-    access and fetch against the architecture.  ESPT may leave softmmu TLBs
+    access and fetch against the architecture.  User mode also reads every
+    4 KiB of a section and of a 64 KiB page, which ESPT maps whole on the
+    first fault.  ESPT may leave softmmu TLBs
     and the jump cache alone across a DACR write only when no entry of a
     domain losing access can be in them; the shadow tables follow the value
     in force in user mode.  All three modes must pass and agree."""
@@ -189,8 +251,8 @@ def _():
               % (name, os.path.relpath(logfile, ROOT), r.log[-1500:]))
         check(summary[0].endswith("failed 0 OK"), "espt %s: %s\n%s" % (
             name, summary[0], "\n".join(ln for ln in lines if ln.endswith("FAIL"))))
-        check(len(summary) == 1 and summary[0].startswith("DACR-TEST passed 32 "),
-              "espt %s ran %s checks, not 32" % (name, summary))
+        check(len(summary) == 1 and summary[0].startswith("DACR-TEST passed 35 "),
+              "espt %s ran %s checks, not 35" % (name, summary))
         outs[name] = lines
         info = parse_espt(r.hmp["info espt"])
         if acc is OFF:
@@ -200,9 +262,12 @@ def _():
               "espt %s: DACR writes not seen by ESPT: %s" % (name, info))
         if acc is ON_ALL:
             # User mode ran on the shadow tables: they were filled, and
-            # emptied each time user mode's DACR changed.
+            # emptied each time user mode's DACR changed.  The first fault
+            # in the section and the 64 KiB page mapped all of it.
             check(info["faults-read"] > 200 and info["maps"] > 100
                   and info["tb-cache-misses"] > 0, "espt %s: ESPT unused: %s" % (name, info))
+            check(info["maps-large"] >= 255 + 15, "espt %s: large pages mapped one 4 KiB "
+                  "page a fault: maps-large %d" % (name, info["maps-large"]))
     for name in ("on", "on-all"):
         check(outs[name] == outs["off"], "espt %s differs from espt=off:\n%s" % (
             name, "\n".join(a + "  |  " + b for a, b in zip(outs["off"], outs[name]) if a != b)))
@@ -212,27 +277,35 @@ def _():
 def _():
     """A host bug (a wild access outside any shadow table, from outside
     generated code) while ESPT's SIGSEGV handler is installed must still
-    kill QEMU with SIGSEGV, not be swallowed or turned into a guest fault."""
+    kill QEMU with SIGSEGV, not be swallowed or turned into a guest fault.
+    The crash comes once the guest runs its workload under ESPT."""
     import resource
     d = os.path.join(BUILD, "tests")
     os.makedirs(d, exist_ok=True)
     src, so = os.path.join(d, "crasher.c"), os.path.join(d, "crasher.so")
+    flag = os.path.join(d, "crash-now")
     with open(src, "w") as f:
         f.write(CRASHER)
     subprocess.run(["cc", "-shared", "-fPIC", "-o", so, src, "-lpthread"], check=True)
-    env = dict(os.environ, LD_PRELOAD=so, ESPT_TEST_CRASH_AFTER="8")
-    cmd = [QEMU, "-M", "virt", "-m", "512", "-kernel", kernel_path("armmp"),
-           "-initrd", os.path.join(GUEST, "initramfs.cpio.gz"),
-           "-append", "console=ttyAMA0 quiet espt.tests=workload",
-           "-nographic", "-no-reboot", "-no-shutdown", "-monitor", "none",
-           "-serial", "stdio"] + ON
-    p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=120,
-                       preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
-    out = p.stdout.decode(errors="replace")
-    seen = "ESPT-BEGIN workload" in out
-    check(seen, "the guest did not get to run under ESPT before the crash:\n" + out[-1500:])
-    check(p.returncode == -11, "QEMU ended with %s, not SIGSEGV:\n%s" % (p.returncode, out[-1500:]))
+    if os.path.exists(flag):
+        os.unlink(flag)
+    seen = []
+
+    def on_line(line, pid):
+        if line.startswith("ESPT-BEGIN workload") and not seen:
+            seen.append(line)
+            open(flag, "w").close()
+
+    cmd = boot_cmd("armmp", ["workload"], mem=512) + ["-no-shutdown"] + ON
+    env = dict(os.environ, LD_PRELOAD=so, ESPT_TEST_CRASH_WHEN=flag)
+    try:
+        r = run(cmd, 180, log_path=log("espt/host-crash"), on_line=on_line, env=env,
+                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)))
+    finally:
+        if os.path.exists(flag):
+            os.unlink(flag)
+    check(seen, "the guest did not get to run under ESPT:\n" + r.log[-1500:])
+    check(r.rc == -11, "QEMU ended with %s, not SIGSEGV:\n%s" % (r.rc, r.log[-1500:]))
 
 
 def qemu_error(args):

@@ -53,7 +53,8 @@
 #define ESPT_REGION_SIZE   (1ULL << 32)
 #define ESPT_GUARD_SIZE    (64 * 1024)
 #define ESPT_STRIDE        (ESPT_REGION_SIZE + ESPT_GUARD_SIZE)
-#define ESPT_PAGE          4096
+#define ESPT_PAGE_BITS     12
+#define ESPT_PAGE          (1 << ESPT_PAGE_BITS)
 
 /* espt_jmp_cache_hash() hardcodes the size of CPUJumpCache. */
 QEMU_BUILD_BUG_ON(TB_JMP_CACHE_BITS != 12);
@@ -180,7 +181,7 @@ static struct {
     uint64_t flush_all, flush_range, flush_suppressed;
     uint64_t flush_user_state, flush_context, flush_budget, write_protects;
     uint64_t flush_asid, flush_code;
-    uint64_t table_switches, cold_periods, upgrades;
+    uint64_t table_switches, cold_periods, upgrades, maps_large;
 } st;
 
 static __thread EsptTable *thread_table;
@@ -866,6 +867,55 @@ static bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
     return true;
 }
 
+/*
+ * The walk of @addr found a large guest page (64 KiB page, 1 MiB section,
+ * 16 MiB supersection), and espt_map() has just mapped the faulting 4 KiB
+ * of it with @prot.  Its other pages translate the same way: map them now
+ * (up to the 1 MiB around @addr) rather than take a fault for each.  Each
+ * goes through the softmmu's own fill, as a load so that no code is
+ * invalidated, and is left alone where that says I/O, watchpoint or not
+ * RAM; espt_map() keeps pages with translated code read-only.  The probes
+ * run before taking the lock: a fill may do anything a guest access does.
+ */
+#define ESPT_LARGE_MAX  (1u << 20)
+
+static void espt_map_large(CPUState *cpu, EsptTable *t, uint32_t addr,
+                           int prot, unsigned lg, uintptr_t retaddr)
+{
+    CPUArchState *env = cpu->env_ptr;
+    uint32_t span = MIN(1u << lg, ESPT_LARGE_MAX);
+    uint32_t base = addr & -span, va;
+    void *hosts[ESPT_LARGE_MAX / ESPT_PAGE];
+    CPUTLBEntryFull *full;
+    int flags, i;
+
+    for (va = base, i = 0; va - base < span; va += ESPT_PAGE, i++) {
+        hosts[i] = NULL;
+        if (va == (addr & -ESPT_PAGE)) {
+            continue;
+        }
+        flags = probe_access_full(env, va, MMU_DATA_LOAD, espt_mmu_idx, true,
+                                  &hosts[i], &full, retaddr);
+        if ((flags & (TLB_INVALID_MASK | TLB_MMIO | TLB_WATCHPOINT |
+                      TLB_DISCARD_WRITE)) || full->lg_page_size != lg ||
+            (hosts[i] &&
+             qemu_ram_addr_from_host(hosts[i]) == RAM_ADDR_INVALID)) {
+            hosts[i] = NULL;
+        }
+    }
+    qemu_mutex_lock(&espt.lock);
+    if (espt.pages + span / ESPT_PAGE <= espt.budget && t->pages) {
+        for (va = base, i = 0; va - base < span; va += ESPT_PAGE, i++) {
+            if (hosts[i] &&
+                !g_hash_table_lookup(t->pages, GUINT_TO_POINTER(va)) &&
+                espt_map(t, va, hosts[i], prot, lg)) {
+                st.maps_large++;
+            }
+        }
+    }
+    qemu_mutex_unlock(&espt.lock);
+}
+
 static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
                        bool is_write, uintptr_t retaddr)
 {
@@ -952,6 +1002,9 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
         espt_fallback(cpu, retaddr);
     }
     qemu_mutex_unlock(&espt.lock);
+    if (lg > ESPT_PAGE_BITS) {
+        espt_map_large(cpu, t, addr, prot, lg, retaddr);
+    }
 }
 
 static bool espt_pc_in_code(uintptr_t pc)
@@ -1178,6 +1231,7 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->maps = st.maps;
     info->remaps = st.remaps;
     info->upgrades = st.upgrades;
+    info->maps_large = st.maps_large;
     info->smc_writes = st.smc_writes;
     info->write_protects = st.write_protects;
     info->fallbacks_io = st.fallbacks_io;
@@ -1216,6 +1270,7 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "maps", i->maps },
         { "remaps", i->remaps },
         { "upgrades", i->upgrades },
+        { "maps-large", i->maps_large },
         { "smc-writes", i->smc_writes },
         { "write-protects", i->write_protects },
         { "fallbacks-io", i->fallbacks_io },

@@ -8,8 +8,9 @@
  * (supervisor mode) and, through SVC, on behalf of user mode, and checks
  * each access and instruction fetch against the architecture: domain
  * faults for no access, permission faults for a client, none for a
- * manager.  It prints one line per check and a summary, then powers the
- * machine off through PSCI.
+ * manager.  User mode also reads every 4 KiB of a 1 MiB section and of a
+ * 64 KiB page.  It prints one line per check and a summary, then powers
+ * the machine off through PSCI.
  *
  * Under ESPT the user-mode accesses run through the shadow tables, and
  * the kernel-mode ones through the softmmu TLBs that DACR writes flush
@@ -34,6 +35,7 @@
 #define CODE_VA         0x20000000u     /* domain 1 section, code */
 #define PAGES_VA        0x30000000u     /* domain 2, 4 KiB pages */
 #define NPAGES          16
+#define LARGE_VA        (PAGES_VA + 0x10000)    /* then one 64 KiB page */
 
 /* DACR fields */
 #define NOACC   0u
@@ -216,6 +218,8 @@ static void setup_mmu(void)
     l1[PAGES_VA >> 20] = (uint32_t)l2 | 1 | 2 << 5;
     for (i = 0; i < NPAGES; i++) {
         l2[i] = (PAGES_PA + i * 4096) | 2 | 3 << 2 | 3 << 4;
+        /* A 64 KiB page takes 16 identical entries. */
+        l2[16 + i] = (PAGES_PA + 0x10000) | 1 | 3 << 2 | 3 << 4;
     }
 
     asm volatile(
@@ -339,9 +343,37 @@ static void user_dacr(uint32_t v)
     svc(OP_DACR, v);
 }
 
+/*
+ * Every 4 KiB of a section and of a 64 KiB page, after touching one of
+ * them: under ESPT the first fault maps the whole large page at once.
+ * Writes through one alias of the section are read back through another.
+ */
+static void large_checks(void)
+{
+    uint32_t i, sum;
+
+    puts_("large pages:\n");
+    for (i = 0, sum = 0; i < 256; i++) {
+        sum += try_read(DATA_VA + i * 4096 + 16) == 0x1000 + i;
+    }
+    check("  section pages", sum, 256, NONE, 0, 0);
+    for (i = 0; i < 256; i++) {
+        try_write(DATA_VA + i * 4096 + 20, i * 3);
+    }
+    for (i = 0, sum = 0; i < 256; i++) {
+        sum += try_read(DATA_RO_VA + i * 4096 + 20) == i * 3;
+    }
+    check("  section aliases", sum, 256, NONE, 0, 0);
+    for (i = 0, sum = 0; i < NPAGES; i++) {
+        sum += try_read(LARGE_VA + i * 4096) == 0x100 + i;
+    }
+    check("  64 KiB page", sum, NPAGES, NONE, 0, 0);
+}
+
 /* User mode, as far as the user-readable-only alias goes. */
 static void user_main(void)
 {
+    large_checks();
     domain_checks("user", user_dacr);
 
     /* PL0 read-only alias: reads pass, writes fault, managers write. */
@@ -384,7 +416,12 @@ int main(void)
     write32(DATA_PA + 4, 0x22222222);
     for (i = 0; i < NPAGES; i++) {
         write32(PAGES_PA + i * 4096, i + 1);
+        write32(PAGES_PA + 0x10000 + i * 4096, 0x100 + i);
     }
+    for (i = 1; i < 256; i++) {
+        write32(DATA_PA + i * 4096 + 16, 0x1000 + i);
+    }
+    write32(DATA_PA + 16, 0x1000);
     setup_mmu();
     setup_code();
     puts_("DACR-TEST start\n");

@@ -55,6 +55,23 @@ class BootResult:
 PANIC_RE = re.compile(r"Kernel panic|Internal error: Oops|BUG: |Unable to handle kernel")
 
 
+def boot_cmd(flavour="armmp", tests=(), smp=1, mem=1024, extra_qemu=(),
+             extra_append="", test_args=None, qemu=QEMU, initrd=None):
+    """The QEMU command line that boot() runs."""
+    initrd = initrd or os.path.join(GUEST, "initramfs.cpio.gz")
+    append = "console=ttyAMA0 panic=-1 norandmaps quiet loglevel=3"
+    if tests:
+        append += " espt.tests=" + ",".join(tests)
+    for name, args in (test_args or {}).items():
+        append += " espt.args.%s=%s" % (name, ":".join(str(a) for a in args))
+    if extra_append:
+        append += " " + extra_append
+    return [qemu, "-M", "virt", "-m", str(mem), "-smp", str(smp),
+            "-kernel", kernel_path(flavour), "-initrd", initrd,
+            "-append", append, "-nographic", "-no-reboot",
+            "-serial", "stdio"] + list(extra_qemu)
+
+
 def boot(flavour="armmp", tests=(), smp=1, mem=1024, timeout=300,
          extra_qemu=(), extra_append="", test_args=None, log_path=None,
          qemu=QEMU, initrd=None, on_line=None, hmp=()):
@@ -64,28 +81,20 @@ def boot(flavour="armmp", tests=(), smp=1, mem=1024, timeout=300,
     pid) is called for every console line as it arrives.  The monitor
     commands in `hmp` are run once the guest has powered off (QEMU is
     kept alive with -no-shutdown for that); replies in BootResult.hmp."""
-    initrd = initrd or os.path.join(GUEST, "initramfs.cpio.gz")
-    append = "console=ttyAMA0 panic=-1 norandmaps quiet loglevel=3"
-    if tests:
-        append += " espt.tests=" + ",".join(tests)
-    for name, args in (test_args or {}).items():
-        append += " espt.args.%s=%s" % (name, ":".join(str(a) for a in args))
-    if extra_append:
-        append += " " + extra_append
-    cmd = [qemu, "-M", "virt", "-m", str(mem), "-smp", str(smp),
-           "-kernel", kernel_path(flavour), "-initrd", initrd,
-           "-append", append, "-nographic", "-no-reboot",
-           "-serial", "stdio"] + list(extra_qemu)
+    cmd = boot_cmd(flavour, tests, smp, mem, extra_qemu, extra_append,
+                   test_args, qemu, initrd)
     r = run(cmd, timeout, hmp, b"reboot: Power down", log_path, on_line)
-    _parse(r, tests)
+    parse(r, tests)
     return r
 
 
-def run(cmd, timeout, hmp=(), done=b"", log_path=None, on_line=None):
+def run(cmd, timeout, hmp=(), done=b"", log_path=None, on_line=None, env=None,
+        preexec_fn=None):
     """Run QEMU command line `cmd` (serial on stdio) until it exits, and
     return a BootResult with its console log.  With `hmp`, QEMU gets a
     monitor and -no-shutdown, and the commands run once `done` has been
-    printed; their replies go in BootResult.hmp."""
+    printed; their replies go in BootResult.hmp.  `env` and `preexec_fn`
+    go to subprocess.Popen."""
     sock = None
     cmd = list(cmd)
     if hmp:
@@ -96,7 +105,7 @@ def run(cmd, timeout, hmp=(), done=b"", log_path=None, on_line=None):
     r = BootResult()
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT)
+                         stderr=subprocess.STDOUT, env=env, preexec_fn=preexec_fn)
     chunks, pending, tail = [], b"", b""
     sel = selectors.DefaultSelector()
     sel.register(p.stdout, selectors.EVENT_READ)
@@ -185,7 +194,8 @@ def parse_espt(text):
     return d
 
 
-def _parse(r, tests):
+def parse(r, tests):
+    """Fill BootResult r's results and problems from its console log."""
     current = None
     for line in r.log.split("\n"):
         line = line.rstrip()
