@@ -839,6 +839,89 @@ static void t_procmem(void)
     printf("suite: procmem: ok\n");
 }
 
+/* ---- flags: user-mode writes of the condition flags (MSR APSR) ----- */
+
+/* Whether ARM condition @cond (0 = EQ ... 13 = LE) holds for NZCV @f. */
+static int cond_holds(int cond, unsigned f)
+{
+    int n = !!(f & 8), z = !!(f & 4), c = !!(f & 2), v = !!(f & 1);
+    int r[] = { z, !z, c, !c, n, !n, v, !v, c && !z, !c || z, n == v,
+                n != v, !z && n == v, z || n != v };
+
+    return r[cond];
+}
+
+/* Write NZCVQ, read them back and test every condition, in ARM state. */
+static __attribute__((target("arm"), noinline)) uint32_t
+flags_probe(uint32_t psr, uint32_t *conds)
+{
+    uint32_t out, c;
+
+    asm volatile("msr APSR_nzcvq, %[psr]\n\t"
+                 "mov %[c], #0\n\t"
+                 "orreq %[c], %[c], #1\n\t"
+                 "orrne %[c], %[c], #2\n\t"
+                 "orrcs %[c], %[c], #4\n\t"
+                 "orrcc %[c], %[c], #8\n\t"
+                 "orrmi %[c], %[c], #16\n\t"
+                 "orrpl %[c], %[c], #32\n\t"
+                 "orrvs %[c], %[c], #64\n\t"
+                 "orrvc %[c], %[c], #128\n\t"
+                 "orrhi %[c], %[c], #256\n\t"
+                 "orrls %[c], %[c], #512\n\t"
+                 "orrge %[c], %[c], #1024\n\t"
+                 "orrlt %[c], %[c], #2048\n\t"
+                 "orrgt %[c], %[c], #4096\n\t"
+                 "orrle %[c], %[c], #8192\n\t"
+                 "mrs %[o], APSR"
+                 : [c] "=&r"(c), [o] "=r"(out) : [psr] "r"(psr) : "cc");
+    *conds = c;
+    return out;
+}
+
+/* Write the GE bits and let SEL pick bytes by them. */
+static __attribute__((target("arm"), noinline)) uint32_t
+ge_probe(uint32_t ge)
+{
+    uint32_t r;
+
+    asm volatile("msr APSR_g, %[g]\n\t"
+                 "sel %[r], %[a], %[b]"
+                 : [r] "=r"(r)
+                 : [g] "r"(ge << 16), [a] "r"(0x44332211), [b] "r"(0xddccbbaa)
+                 : "cc");
+    return r;
+}
+
+static void t_flags(void)
+{
+    uint32_t v, out, conds, want, i, r;
+    int cond;
+
+    for (v = 0; v < 32; v++) {
+        uint32_t psr = (v & 15) << 28 | (v >> 4) << 27;
+
+        out = flags_probe(psr, &conds);
+        for (cond = 0, want = 0; cond < 14; cond++) {
+            want |= cond_holds(cond, v & 15) << cond;
+        }
+        CHECK((out & 0xf8000000) == psr, "APSR %08x read back %08x", psr, out);
+        CHECK(conds == want, "flags %x: conditions %04x, want %04x", v, conds,
+              want);
+        mix(out & 0xf8000000);
+        mix(conds);
+    }
+    for (v = 0; v < 16; v++) {
+        r = ge_probe(v);
+        for (i = 0, want = 0; i < 4; i++) {
+            want |= ((v >> i & 1 ? 0x44332211 : 0xddccbbaa) & 0xffu << 8 * i);
+        }
+        CHECK(r == want, "GE %x: sel %08x, want %08x", v, r, want);
+        mix(r);
+    }
+    printf("suite: flags: ok\n");
+}
+
 /* ---- driver ----------------------------------------------------------- */
 
 static const struct {
@@ -849,7 +932,7 @@ static const struct {
     { "threads", t_threads }, { "smc", t_smc }, { "jit", t_jit },
     { "signals", t_signals }, { "unaligned", t_unaligned },
     { "huge", t_huge }, { "highmem", t_highmem }, { "devmem", t_devmem },
-    { "procmem", t_procmem },
+    { "procmem", t_procmem }, { "flags", t_flags },
 };
 
 static int run(int i)
