@@ -43,24 +43,27 @@ vectors:
     b       .
     b       .
 
-/* Data abort: record DFSR/DFAR, skip the faulting load or store. */
-dabt_entry:
+/*
+ * Save the caller-saved registers and record_fault(FSR, FAR, kind), the
+ * status and address registers being c5/c6 with opc2 @fsr and @far.
+ */
+.macro record_abort fsr, far, kind
     push    {r0-r3, r12, lr}
-    mrc     p15, 0, r0, c5, c0, 0
-    mrc     p15, 0, r1, c6, c0, 0
-    mov     r2, #1
+    mrc     p15, 0, r0, c5, c0, \fsr
+    mrc     p15, 0, r1, c6, c0, \far
+    mov     r2, #\kind
     bl      record_fault
     pop     {r0-r3, r12, lr}
+.endm
+
+/* Data abort: record DFSR/DFAR, skip the faulting load or store. */
+dabt_entry:
+    record_abort 0, 0, 1
     subs    pc, lr, #4
 
 /* Prefetch abort: record IFSR/IFAR, resume at try_call's landing pad. */
 pabt_entry:
-    push    {r0-r3, r12, lr}
-    mrc     p15, 0, r0, c5, c0, 1
-    mrc     p15, 0, r1, c6, c0, 2
-    mov     r2, #2
-    bl      record_fault
-    pop     {r0-r3, r12, lr}
+    record_abort 1, 2, 2
     ldr     lr, =pabt_resume
     ldr     lr, [lr]
     movs    pc, lr
