@@ -145,6 +145,43 @@ for _fl in KERNELS:
         correctness(_fl, _smp)
 
 
+def main_thread_switches(pid):
+    """Context switches of QEMU's main thread (its tid is the pid)."""
+    n = 0
+    with open("/proc/%d/task/%d/status" % (pid, pid)) as f:
+        for line in f:
+            if "ctxt_switches" in line:
+                n += int(line.split()[1])
+    return n
+
+
+@test("espt/faults-leave-main-loop-asleep")
+def quiet_main_loop():
+    """Each shadow fault is a SIGSEGV.  Linux wakes a process's signalfd
+    readers on every signal to any of its threads, so with the main
+    loop's stock signalfd each fault woke the main thread for nothing.
+    ESPT moves it to a sigwait() thread: the main thread must switch far
+    less often than the vCPU faults."""
+    seen = {}
+
+    def on_line(line, pid):
+        if line.startswith("ESPT-RESULT workload"):
+            seen["switches"] = main_thread_switches(pid)
+
+    lf = log("espt/faults-leave-main-loop-asleep")
+    r = boot("armmp", tests=["memtest", "workload"], extra_qemu=ON_ALL, log_path=lf,
+             timeout=300, hmp=["info espt"], on_line=on_line)
+    check(r.ok and r.hmp is not None, explain(r, lf))
+    on = parse_espt(r.hmp["info espt"])
+    faults = on.get("faults-read", 0) + on.get("faults-write", 0)
+    check(faults > 10000, "too few shadow faults to tell: %r" % on)
+    check("switches" in seen, "workload result line not seen")
+    check(seen["switches"] * 4 < faults,
+          "main thread switched %d times for %d shadow faults" % (seen["switches"], faults))
+    print("    %d shadow faults, %d main-thread context switches"
+          % (faults, seen["switches"]), flush=True)
+
+
 CRASHER = r"""
 #include <pthread.h>
 #include <stdlib.h>

@@ -56,8 +56,6 @@
 #define ESPT_PAGE_BITS     12
 #define ESPT_PAGE          (1 << ESPT_PAGE_BITS)
 
-/* espt_jmp_cache_hash() hardcodes the size of CPUJumpCache. */
-QEMU_BUILD_BUG_ON(TB_JMP_CACHE_BITS != 12);
 /*
  * Host VMAs: each mapped page is at most one VMA plus the PROT_NONE gap
  * after it, so the budget of mapped pages is half of what
@@ -123,7 +121,7 @@ typedef struct EsptTable {
      * page: a flush of a page that may hold code of its TBs (code, in
      * 64 KiB granules) empties it.  Allocated on first use, never freed.
      */
-    CPUJumpCache *jc;
+    EsptJumpCache *jc;
     unsigned long *code;
     bool jc_used;               /* jc may hold TBs */
     EsptCpu *owner;
@@ -185,7 +183,7 @@ static struct {
 } st;
 
 static __thread EsptTable *thread_table;
-__thread CPUJumpCache *espt_thread_jc;
+__thread EsptJumpCache *espt_thread_jc;
 
 void espt_set_adaptive(bool on)
 {
@@ -284,12 +282,12 @@ static void espt_drop_page(EsptTable *t, uint32_t vpage)
     t->owner->window_drops++;
 }
 
-static void espt_jc_clear(CPUJumpCache *jc)
+static void espt_jc_clear(EsptJumpCache *jc)
 {
     int i;
 
-    for (i = 0; i < TB_JMP_CACHE_SIZE; i++) {
-        qatomic_set(&jc->array[i].tb, NULL);
+    for (i = 0; i < ARRAY_SIZE(jc->entry); i++) {
+        qatomic_set(&jc->entry[i], 0);
     }
 }
 
@@ -584,9 +582,13 @@ void espt_reset_dirty(ram_addr_t start, ram_addr_t length)
 static void espt_set_gs(EsptTable *t)
 {
     if (!t->jc) {
+        EsptJumpCache *jc = g_new0(EsptJumpCache, 1);
+
+        /* This thread's TCG region: within the one code buffer. */
+        jc->base = (uintptr_t)tcg_ctx->code_gen_buffer;
         /* Other threads only read it, in espt_tb_flush() (exclusive). */
         t->code = bitmap_new(1 << (32 - ESPT_CODE_SHIFT));
-        qatomic_set(&t->jc, g_new0(CPUJumpCache, 1));
+        qatomic_set(&t->jc, jc);
     }
     if (espt.have_wrgsbase) {
         asm volatile("wrgsbase %0" : : "r"(t->base) : "memory");
@@ -599,32 +601,42 @@ static void espt_set_gs(EsptTable *t)
 }
 
 /*
- * @tb goes into a jump cache.  A CF_ESPT TB goes into espt_thread_jc:
- * make sure flushes of its pages and of the whole table find it.  Any
- * other goes into cpu->tb_jmp_cache: note its mmu index for
- * espt_jmp_cache_keep().  One out-of-line call for both keeps the hit
- * path of tb_lookup() small enough to inline.
+ * @tb goes into a jump cache for @pc.  A CF_ESPT TB goes into
+ * espt_thread_jc, here, marking the code granules it spans so that
+ * flushes of its pages find it.  Any other goes into cpu->tb_jmp_cache,
+ * by the caller: note its mmu index for espt_jmp_cache_keep().  One
+ * out-of-line call for both keeps the miss path of tb_lookup() short.
  */
-void espt_jmp_cache_note(CPUState *cpu, const TranslationBlock *tb)
+bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
+                        uint64_t pc)
 {
     EsptTable *t = thread_table;
-    uint32_t pc = tb_pc(tb);
+    uint32_t end = pc + MAX(tb->size, 1) - 1;
+    intptr_t off;
+    uint64_t e;
 
     if (!(tb_cflags(tb) & CF_ESPT)) {
         if (espt_enabled) {
             espt_cpu(cpu)->jc_idxmap |= 1 << cpu_mmu_index(cpu->env_ptr, true);
         }
-        return;
+        return false;
     }
     t->owner->jc_misses++;
-    set_bit(pc >> ESPT_CODE_SHIFT, t->code);
-    set_bit((uint32_t)(pc + MAX(tb->size, 1) - 1) >> ESPT_CODE_SHIFT, t->code);
+    set_bit((uint32_t)pc >> ESPT_CODE_SHIFT, t->code);
+    set_bit(end >> ESPT_CODE_SHIFT, t->code);
     if (unlikely(!t->jc_used)) {
         qemu_mutex_lock(&espt.lock);
         t->jc_used = true;
         espt_set_live(t);
         qemu_mutex_unlock(&espt.lock);
     }
+    off = (uintptr_t)tb - t->jc->base;
+    e = (uint64_t)(uint32_t)off << 32 | (uint32_t)pc;
+    /* Out of reach, or the empty word: leave it to the TB hash table. */
+    if (off == (int32_t)off && e) {
+        qatomic_set(&t->jc->entry[espt_jmp_cache_hash(pc)], e);
+    }
+    return true;
 }
 
 /*
@@ -1135,7 +1147,7 @@ bool espt_accel_init(Error **errp)
 {
     const char *why;
     struct sigaction sa;
-    int i;
+    int i, ret;
 
     if (espt_mode == ESPT_MODE_OFF) {
         espt_off_reason = "disabled with -accel tcg,espt=off";
@@ -1196,6 +1208,12 @@ bool espt_accel_init(Error **errp)
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGSEGV, &sa, &espt.old_segv)) {
         error_setg_errno(errp, errno, "ESPT: sigaction");
+        return false;
+    }
+    /* Every shadow fault is a signal: keep them from waking the main loop. */
+    ret = qemu_signal_init_thread();
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "ESPT: cannot start the signal thread");
         return false;
     }
     qemu_add_machine_init_done_notifier(&espt_ram_notifier);

@@ -101,16 +101,42 @@ int espt_target_mmu_idx(void);
 
 /*
  * The virtual-PC TB cache of the current shadow table, which CF_ESPT TB
- * lookups use instead of cpu->tb_jmp_cache (see espt.c).  Note each TB
- * put in either with espt_jmp_cache_note().
+ * lookups use instead of cpu->tb_jmp_cache (see espt.c).  An entry is
+ * one word, 0 when empty: the guest PC in the low half and, in the high
+ * half, the TB's signed offset from @base, an address in the TCG code
+ * buffer (at most 2 GiB on x86-64 hosts, so any TB is within reach).
+ * Half the size of CPUJumpCache's PC + pointer pairs, so the lookup's
+ * hottest table takes half the host's data cache.
  */
-extern __thread CPUJumpCache *espt_thread_jc;
-void espt_jmp_cache_note(CPUState *cpu, const TranslationBlock *tb);
+#define ESPT_JC_BITS 12
+typedef struct EsptJumpCache {
+    uintptr_t base;
+    uint64_t entry[1 << ESPT_JC_BITS];
+} EsptJumpCache;
+extern __thread EsptJumpCache *espt_thread_jc;
 /* Its hash: by address like user mode's, not by page like softmmu's. */
 static inline uint32_t espt_jmp_cache_hash(uint64_t pc)
 {
-    return (pc ^ (pc >> 12)) & 4095;
+    return (pc ^ (pc >> ESPT_JC_BITS)) & ((1 << ESPT_JC_BITS) - 1);
 }
+static inline TranslationBlock *espt_jmp_cache_get(uint32_t hash,
+                                                   uint64_t pc)
+{
+    EsptJumpCache *jc = espt_thread_jc;
+    uint64_t e = qatomic_read(&jc->entry[hash]);
+
+    if ((uint32_t)e != (uint32_t)pc || !e) {
+        return NULL;
+    }
+    return (TranslationBlock *)(jc->base + (int32_t)(e >> 32));
+}
+/*
+ * @tb goes into a jump cache for @pc: a CF_ESPT TB into espt_thread_jc,
+ * done here (returns true); any other into cpu->tb_jmp_cache, which the
+ * caller does (returns false).
+ */
+bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
+                        uint64_t pc);
 /* tb_flush(): every TB is gone. */
 void espt_tb_flush(void);
 /*
@@ -142,10 +168,15 @@ int espt_target_context(CPUState *cpu, EsptContext *ctx);
 
 #else
 #define espt_enabled false
-#define espt_thread_jc ((CPUJumpCache *)NULL)
-static inline void espt_jmp_cache_note(CPUState *cpu,
-                                       const TranslationBlock *tb)
+static inline TranslationBlock *espt_jmp_cache_get(uint32_t hash,
+                                                   uint64_t pc)
 {
+    return NULL;
+}
+static inline bool espt_jmp_cache_add(CPUState *cpu,
+                                      const TranslationBlock *tb, uint64_t pc)
+{
+    return false;
 }
 static inline uint32_t espt_jmp_cache_hash(uint64_t pc)
 {

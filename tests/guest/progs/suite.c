@@ -572,6 +572,62 @@ static void t_jit(void)
     printf("suite: jit: 400 functions total %u\n", total);
 }
 
+/*
+ * codealias: one page of code seen at two addresses, then one of them
+ * remapped to other code.  Nothing is written, so no translation is
+ * invalidated: only the guest's TLB flush of that page tells QEMU to
+ * forget what it cached for the address.
+ */
+static int code_file(const char *path, uint32_t value)
+{
+    uint32_t code[2] = { A_MOVW(0, value), A_BX_LR };
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+    CHECK(fd >= 0, "open %s: %s", path, strerror(errno));
+    unlink(path);
+    CHECK(ftruncate(fd, page) == 0, "ftruncate: %s", strerror(errno));
+    CHECK(pwrite(fd, code, sizeof(code), 0) == sizeof(code),
+          "pwrite: %s", strerror(errno));
+    return fd;
+}
+
+static void map_code(uint8_t *at, int fd)
+{
+    CHECK(mmap(at, page, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED,
+               fd, 0) == at, "mmap at %p: %s", (void *)at, strerror(errno));
+}
+
+static void t_codealias(void)
+{
+    /* Half a MiB apart: no other code near either address. */
+    uint8_t *a = map_anon(1 << 20, PROT_NONE), *b = a + (512 << 10);
+    int one = code_file("/tmp/suite-code1", 1);
+    int two = code_file("/tmp/suite-code2", 2);
+    uint32_t i, r, sum = 0;
+
+    for (i = 0; i < 100; i++) {
+        map_code(a, one);
+        map_code(b, one);
+        r = ((fn0)a)();
+        CHECK(r == 1, "round %u: first address ran %u", i, r);
+        r = ((fn0)b)();
+        CHECK(r == 1, "round %u: second address ran %u", i, r);
+        sum += r;
+        map_code(b, two);
+        r = ((fn0)b)();
+        CHECK(r == 2, "round %u: remapped address still ran %u", i, r);
+        sum += r;
+        r = ((fn0)a)();
+        CHECK(r == 1, "round %u: first address ran %u after the remap", i, r);
+        sum += r;
+    }
+    munmap(a, 1 << 20);
+    close(one);
+    close(two);
+    mix(sum);
+    printf("suite: codealias: 100 remaps, sum %u\n", sum);
+}
+
 /* ---- signals: faults a program can catch ----------------------------- */
 
 static void exec_at(volatile void *p) { sink += ((fn0)p)(); }
@@ -933,6 +989,7 @@ static const struct {
     { "signals", t_signals }, { "unaligned", t_unaligned },
     { "huge", t_huge }, { "highmem", t_highmem }, { "devmem", t_devmem },
     { "procmem", t_procmem }, { "flags", t_flags },
+    { "codealias", t_codealias },
 };
 
 static int run(int i)
