@@ -144,8 +144,10 @@ struct EsptCpu {
      * of other indexes leaves it alone: see espt_jmp_cache_keep().
      */
     uint16_t jc_idxmap;
+    /* and the 64 KiB code granules they span: see espt_jmp_cache_keep_page() */
+    unsigned long *jc_code;
     /* Hot counters, written by the vCPU's thread only: no shared line. */
-    uint64_t flush_page, jc_misses;
+    uint64_t flush_page, jc_misses, jc_pages_kept;
 };
 
 enum {
@@ -617,7 +619,11 @@ bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
 
     if (!(tb_cflags(tb) & CF_ESPT)) {
         if (espt_enabled) {
-            espt_cpu(cpu)->jc_idxmap |= 1 << cpu_mmu_index(cpu->env_ptr, true);
+            EsptCpu *c = espt_cpu(cpu);
+
+            c->jc_idxmap |= 1 << cpu_mmu_index(cpu->env_ptr, true);
+            set_bit((uint32_t)pc >> ESPT_CODE_SHIFT, c->jc_code);
+            set_bit(end >> ESPT_CODE_SHIFT, c->jc_code);
         }
         return false;
     }
@@ -659,8 +665,35 @@ bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap)
     c = espt_cpu(cpu);
     if (c->jc_idxmap & idxmap) {
         c->jc_idxmap = 0;
+        bitmap_zero(c->jc_code, 1 << (32 - ESPT_CODE_SHIFT));
         return false;
     }
+    return true;
+}
+
+/*
+ * A page flush empties the two 64-entry groups of cpu->tb_jmp_cache that
+ * the page and the one before it hash to, whatever TBs they hold: with a
+ * highmem guest kernel, which flushes a fixmap page for every page it
+ * zeroes or copies, that evicts the kernel's TBs all the time.  A flush
+ * of a page that none of the cached TBs has code on (or, as upstream
+ * assumes, crosses into from the page before) cannot change what their
+ * PCs mean: keep the cache.  The granules are cleared with the cache.
+ */
+bool espt_jmp_cache_keep_page(CPUState *cpu, vaddr addr)
+{
+    EsptCpu *c;
+    uint32_t a = addr;
+
+    if (!espt_enabled) {
+        return false;
+    }
+    c = espt_cpu(cpu);
+    if (test_bit(a >> ESPT_CODE_SHIFT, c->jc_code) ||
+        test_bit((uint32_t)(a - ESPT_PAGE) >> ESPT_CODE_SHIFT, c->jc_code)) {
+        return false;
+    }
+    c->jc_pages_kept++;
     return true;
 }
 
@@ -1189,6 +1222,9 @@ bool espt_accel_init(Error **errp)
         return false;
     }
     espt.cpus = g_new0(EsptCpu, espt.ncpus);
+    for (i = 0; i < espt.ncpus; i++) {
+        espt.cpus[i].jc_code = bitmap_new(1 << (32 - ESPT_CODE_SHIFT));
+    }
     for (i = 0; i < espt.ncpus * ESPT_ASIDS; i++) {
         EsptCpu *c = &espt.cpus[i / ESPT_ASIDS];
         EsptTable *t = &c->tables[i % ESPT_ASIDS];
@@ -1263,9 +1299,12 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->flushes_budget = st.flush_budget;
     info->flushes_code = st.flush_code;
     info->tb_cache_misses = 0;
+    info->tb_cache_pages_kept = 0;
     info->flushes_page = 0;
     for (i = 0; i < espt.ncpus; i++) {
         info->tb_cache_misses += qatomic_read(&espt.cpus[i].jc_misses);
+        info->tb_cache_pages_kept +=
+            qatomic_read(&espt.cpus[i].jc_pages_kept);
         info->flushes_page += qatomic_read(&espt.cpus[i].flush_page);
     }
     return info;
@@ -1303,6 +1342,7 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "flushes-budget", i->flushes_budget },
         { "flushes-code", i->flushes_code },
         { "tb-cache-misses", i->tb_cache_misses },
+        { "tb-cache-pages-kept", i->tb_cache_pages_kept },
     };
     int k;
 

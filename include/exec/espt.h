@@ -144,6 +144,12 @@ void espt_tb_flush(void);
  * holds no TB of those indexes); if not, the caller empties it.
  */
 bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap);
+/*
+ * Whether a flush of the page at @addr may leave cpu->tb_jmp_cache alone
+ * (none of its TBs has code there or crosses into it); if not, the
+ * caller empties the groups the page hashes to.
+ */
+bool espt_jmp_cache_keep_page(CPUState *cpu, vaddr addr);
 
 /*
  * ARM: the softmmu TLBs (mmu index bits) that a DACR write from @old to
@@ -194,6 +200,10 @@ static inline void espt_tb_flush(void)
 {
 }
 static inline bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap)
+{
+    return false;
+}
+static inline bool espt_jmp_cache_keep_page(CPUState *cpu, vaddr addr)
 {
     return false;
 }

@@ -36,6 +36,9 @@
 #define PAGES_VA        0x30000000u     /* domain 2, 4 KiB pages */
 #define NPAGES          16
 #define LARGE_VA        (PAGES_VA + 0x10000)    /* then one 64 KiB page */
+#define REMAP_VA        (PAGES_VA + 0x20000)    /* a code page, remapped */
+#define REMAP_PA(n)     (PAGES_PA + 0x20000 + (n) * 4096)
+#define REMAP_IDX       32
 
 /* DACR fields */
 #define NOACC   0u
@@ -254,6 +257,38 @@ static void setup_code(void)
 /* ------------------------------------------------------------------ */
 
 /*
+ * Kernel code whose page is remapped to other code, with only a TLBIMVA
+ * to say so: the TB cached for its PC must go.  Flushes of pages without
+ * code in between (the kmap pattern) may keep the cached TBs.
+ */
+static void remap_checks(void)
+{
+    uint32_t (*fn)(void) = (uint32_t (*)(void))REMAP_VA;
+    uint32_t i, sum = 0;
+
+    puts_("kernel code remap:\n");
+    for (i = 0; i < 2; i++) {
+        write32(REMAP_PA(i), 0xe3a00007 + i);   /* mov r0, #7 (#8) */
+        write32(REMAP_PA(i) + 4, 0xe12fff1e);   /* bx lr */
+        asm volatile("mcr p15, 0, %0, c7, c11, 1\n\tdsb"
+                     : : "r"(REMAP_PA(i)) : "memory");
+    }
+    asm volatile("mcr p15, 0, %0, c7, c5, 0\n\tdsb\n\tisb"
+                 : : "r"(0) : "memory");
+    for (i = 0; i < 20; i++) {
+        l2[REMAP_IDX] = REMAP_PA(i & 1) | 2 | 3 << 2 | 3 << 4;
+        asm volatile("dsb\n\t"
+                     "mcr p15, 0, %0, c8, c7, 1\n\t"   /* TLBIMVA */
+                     "mcr p15, 0, %1, c8, c7, 1\n\t"   /* and a data page */
+                     "dsb\n\tisb"
+                     : : "r"(REMAP_VA), "r"(PAGES_VA) : "memory");
+        sum += fn() == 7 + (i & 1);
+        sum += fn() == 7 + (i & 1);
+    }
+    check("  remapped code runs", sum, 40, NONE, 0, 0);
+}
+
+/*
  * The same checks from kernel and user mode; @dacr writes DACR directly
  * (kernel) or through SVC (user).
  */
@@ -426,6 +461,7 @@ int main(void)
     setup_code();
     puts_("DACR-TEST start\n");
     domain_checks("kernel", kernel_dacr);
+    remap_checks();
     enter_user(user_main);
     return 0;
 }
