@@ -144,7 +144,7 @@ struct EsptCpu {
      * of other indexes leaves it alone: see espt_jmp_cache_keep().
      */
     uint16_t jc_idxmap;
-    /* and the 64 KiB code granules they span: see espt_jmp_cache_keep_page() */
+    /* and where they have code: see espt_jmp_cache_keep_page() */
     unsigned long *jc_code;
     /* Hot counters, written by the vCPU's thread only: no shared line. */
     uint64_t flush_page, jc_misses, jc_pages_kept;
@@ -293,16 +293,31 @@ static void espt_jc_clear(EsptJumpCache *jc)
     }
 }
 
+/*
+ * Where the TBs in a jump cache have code: a bitmap of 64 KiB granules of
+ * the 32-bit address space, marked with each TB's first and last byte.
+ */
 #define ESPT_CODE_SHIFT 16
+#define ESPT_CODE_BITS  (1 << (32 - ESPT_CODE_SHIFT))
+
+static void espt_code_mark(unsigned long *code, uint32_t pc, uint32_t size)
+{
+    set_bit(pc >> ESPT_CODE_SHIFT, code);
+    set_bit((uint32_t)(pc + MAX(size, 1) - 1) >> ESPT_CODE_SHIFT, code);
+}
+
+/* Whether a TB may have code on the page at vpage. */
+static bool espt_code_on_page(unsigned long *code, uint32_t vpage)
+{
+    /* As upstream: a TB that starts on the page before may reach it. */
+    return test_bit(vpage >> ESPT_CODE_SHIFT, code) ||
+           test_bit((uint32_t)(vpage - ESPT_PAGE) >> ESPT_CODE_SHIFT, code);
+}
 
 /* Whether a TB in the table's jc may hold code of the page at vpage. */
 static bool espt_jc_has_page(EsptTable *t, uint32_t vpage)
 {
-    /* As upstream: a TB that starts on the page before may reach it. */
-    return t->jc_used &&
-           (test_bit(vpage >> ESPT_CODE_SHIFT, t->code) ||
-            test_bit((uint32_t)(vpage - ESPT_PAGE) >> ESPT_CODE_SHIFT,
-                     t->code));
+    return t->jc_used && espt_code_on_page(t->code, vpage);
 }
 
 /* Mark a table live (holding pages or TBs); called with espt.lock held. */
@@ -325,7 +340,7 @@ static void espt_drop_all(EsptTable *t)
     }
     if (t->jc_used) {
         espt_jc_clear(t->jc);
-        bitmap_zero(t->code, 1 << (32 - ESPT_CODE_SHIFT));
+        bitmap_zero(t->code, ESPT_CODE_BITS);
         t->jc_used = false;
     }
     if (t->pages && g_hash_table_size(t->pages)) {
@@ -475,7 +490,7 @@ static void espt_flush_pages(EsptTable *t, vaddr addr, vaddr len)
         }
         if (espt_jc_has_page(t, p)) {
             espt_jc_clear(t->jc);
-            bitmap_zero(t->code, 1 << (32 - ESPT_CODE_SHIFT));
+            bitmap_zero(t->code, ESPT_CODE_BITS);
             st.flush_code++;
         }
     }
@@ -589,7 +604,7 @@ static void espt_set_gs(EsptTable *t)
         /* This thread's TCG region: within the one code buffer. */
         jc->base = (uintptr_t)tcg_ctx->code_gen_buffer;
         /* Other threads only read it, in espt_tb_flush() (exclusive). */
-        t->code = bitmap_new(1 << (32 - ESPT_CODE_SHIFT));
+        t->code = bitmap_new(ESPT_CODE_BITS);
         qatomic_set(&t->jc, jc);
     }
     if (espt.have_wrgsbase) {
@@ -613,7 +628,6 @@ bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
                         uint64_t pc)
 {
     EsptTable *t = thread_table;
-    uint32_t end = pc + MAX(tb->size, 1) - 1;
     intptr_t off;
     uint64_t e;
 
@@ -622,14 +636,12 @@ bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
             EsptCpu *c = espt_cpu(cpu);
 
             c->jc_idxmap |= 1 << cpu_mmu_index(cpu->env_ptr, true);
-            set_bit((uint32_t)pc >> ESPT_CODE_SHIFT, c->jc_code);
-            set_bit(end >> ESPT_CODE_SHIFT, c->jc_code);
+            espt_code_mark(c->jc_code, pc, tb->size);
         }
         return false;
     }
     t->owner->jc_misses++;
-    set_bit((uint32_t)pc >> ESPT_CODE_SHIFT, t->code);
-    set_bit(end >> ESPT_CODE_SHIFT, t->code);
+    espt_code_mark(t->code, pc, tb->size);
     if (unlikely(!t->jc_used)) {
         qemu_mutex_lock(&espt.lock);
         t->jc_used = true;
@@ -665,7 +677,7 @@ bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap)
     c = espt_cpu(cpu);
     if (c->jc_idxmap & idxmap) {
         c->jc_idxmap = 0;
-        bitmap_zero(c->jc_code, 1 << (32 - ESPT_CODE_SHIFT));
+        bitmap_zero(c->jc_code, ESPT_CODE_BITS);
         return false;
     }
     return true;
@@ -683,14 +695,12 @@ bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap)
 bool espt_jmp_cache_keep_page(CPUState *cpu, vaddr addr)
 {
     EsptCpu *c;
-    uint32_t a = addr;
 
     if (!espt_enabled) {
         return false;
     }
     c = espt_cpu(cpu);
-    if (test_bit(a >> ESPT_CODE_SHIFT, c->jc_code) ||
-        test_bit((uint32_t)(a - ESPT_PAGE) >> ESPT_CODE_SHIFT, c->jc_code)) {
+    if (espt_code_on_page(c->jc_code, addr)) {
         return false;
     }
     c->jc_pages_kept++;
@@ -1223,7 +1233,7 @@ bool espt_accel_init(Error **errp)
     }
     espt.cpus = g_new0(EsptCpu, espt.ncpus);
     for (i = 0; i < espt.ncpus; i++) {
-        espt.cpus[i].jc_code = bitmap_new(1 << (32 - ESPT_CODE_SHIFT));
+        espt.cpus[i].jc_code = bitmap_new(ESPT_CODE_BITS);
     }
     for (i = 0; i < espt.ncpus * ESPT_ASIDS; i++) {
         EsptCpu *c = &espt.cpus[i / ESPT_ASIDS];
