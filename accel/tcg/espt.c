@@ -146,8 +146,12 @@ struct EsptCpu {
     uint16_t jc_idxmap;
     /* and where they have code: see espt_jmp_cache_keep_page() */
     unsigned long *jc_code;
+    /* and the tags of their code pages; see espt_target_code_tags() */
+    uint32_t jc_tags;
+    /* Tags the flush under way takes access from; 0: unknown, any. */
+    uint32_t revokes;
     /* Hot counters, written by the vCPU's thread only: no shared line. */
-    uint64_t flush_page, jc_misses, jc_pages_kept;
+    uint64_t flush_page, jc_misses, jc_pages_kept, jc_flushes_kept;
 };
 
 enum {
@@ -178,7 +182,7 @@ static struct {
 static struct {
     uint64_t faults_read, faults_write, faults_prot;
     uint64_t maps, remaps, fallbacks_io, fallbacks_wrap, smc_writes;
-    uint64_t flush_all, flush_range, flush_suppressed;
+    uint64_t flush_all, flush_range, flush_suppressed, flush_narrowed;
     uint64_t flush_user_state, flush_context, flush_budget, write_protects;
     uint64_t flush_asid, flush_code;
     uint64_t table_switches, cold_periods, upgrades, maps_large;
@@ -390,14 +394,30 @@ static bool espt_covers(uint16_t idxmap)
 void espt_flush_suppress(CPUState *cpu, bool suppress)
 {
     if (espt_enabled) {
-        espt_cpu(cpu)->suppress = suppress ? ESPT_SUPPRESS_KEEP
-                                           : ESPT_SUPPRESS_NONE;
+        EsptCpu *c = espt_cpu(cpu);
+
+        c->suppress = suppress ? ESPT_SUPPRESS_KEEP : ESPT_SUPPRESS_NONE;
+        if (!suppress) {
+            c->revokes = 0;
+        }
+    }
+}
+
+void espt_flush_revokes(CPUState *cpu, uint32_t tags)
+{
+    if (espt_enabled) {
+        espt_cpu(cpu)->revokes = tags;
     }
 }
 
 void espt_flush_skipped(CPUState *cpu)
 {
     qatomic_inc(&st.flush_suppressed);
+}
+
+void espt_flush_narrowed(CPUState *cpu)
+{
+    qatomic_inc(&st.flush_narrowed);
 }
 
 static void espt_tlbi_asid_work(CPUState *cpu, run_on_cpu_data d)
@@ -528,6 +548,9 @@ void espt_tlb_flush_range(CPUState *cpu, vaddr addr, vaddr len,
         return;
     }
     c = espt_cpu(cpu);
+    if (c->suppress) {
+        return;                 /* as in espt_tlb_flush() */
+    }
     if (len <= ESPT_PAGE) {
         c->flush_page++;
     } else {
@@ -634,8 +657,10 @@ bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
     if (!(tb_cflags(tb) & CF_ESPT)) {
         if (espt_enabled) {
             EsptCpu *c = espt_cpu(cpu);
+            int idx = cpu_mmu_index(cpu->env_ptr, true);
 
-            c->jc_idxmap |= 1 << cpu_mmu_index(cpu->env_ptr, true);
+            c->jc_idxmap |= 1 << idx;
+            c->jc_tags |= espt_target_code_tags(cpu, idx);
             espt_code_mark(c->jc_code, pc, tb->size);
         }
         return false;
@@ -666,6 +691,13 @@ bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
  * its PC means.  With ESPT, user TBs live in the shadow tables' caches,
  * so the cache holds kernel TBs, and the user-only flushes (kernel entry
  * under software PAN) keep it.
+ *
+ * A flush that only takes access away from pages of some tags (a DACR
+ * write, from domains) changes no translation: a TB whose code pages have
+ * none of those tags may run as before.  Under software PAN the kernel's
+ * index is flushed when uaccess ends, for the user domain, where no kernel
+ * code is.  The tags of the cached TBs' pages come from the TLB entries
+ * that their lookups went through (espt_jmp_cache_add()).
  */
 bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap)
 {
@@ -676,7 +708,12 @@ bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap)
     }
     c = espt_cpu(cpu);
     if (c->jc_idxmap & idxmap) {
+        if (c->revokes && !(c->jc_tags & c->revokes)) {
+            c->jc_flushes_kept++;
+            return true;
+        }
         c->jc_idxmap = 0;
+        c->jc_tags = 0;
         bitmap_zero(c->jc_code, ESPT_CODE_BITS);
         return false;
     }
@@ -1304,17 +1341,21 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->flushes_asid = st.flush_asid;
     info->flushes_range = st.flush_range;
     info->flushes_kept = st.flush_suppressed;
+    info->flushes_narrowed = st.flush_narrowed;
     info->flushes_user_state = st.flush_user_state;
     info->flushes_context = st.flush_context;
     info->flushes_budget = st.flush_budget;
     info->flushes_code = st.flush_code;
     info->tb_cache_misses = 0;
     info->tb_cache_pages_kept = 0;
+    info->tb_cache_flushes_kept = 0;
     info->flushes_page = 0;
     for (i = 0; i < espt.ncpus; i++) {
         info->tb_cache_misses += qatomic_read(&espt.cpus[i].jc_misses);
         info->tb_cache_pages_kept +=
             qatomic_read(&espt.cpus[i].jc_pages_kept);
+        info->tb_cache_flushes_kept +=
+            qatomic_read(&espt.cpus[i].jc_flushes_kept);
         info->flushes_page += qatomic_read(&espt.cpus[i].flush_page);
     }
     return info;
@@ -1347,12 +1388,14 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "flushes-page", i->flushes_page },
         { "flushes-range", i->flushes_range },
         { "flushes-kept", i->flushes_kept },
+        { "flushes-narrowed", i->flushes_narrowed },
         { "flushes-user-state", i->flushes_user_state },
         { "flushes-context", i->flushes_context },
         { "flushes-budget", i->flushes_budget },
         { "flushes-code", i->flushes_code },
         { "tb-cache-misses", i->tb_cache_misses },
         { "tb-cache-pages-kept", i->tb_cache_pages_kept },
+        { "tb-cache-flushes-kept", i->tb_cache_flushes_kept },
     };
     int k;
 
@@ -1364,6 +1407,6 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
                    " ASIDs, mmu index %" PRId64 ", GS base via %s\n",
                    i->vcpus, i->asids, i->mmu_index, i->gs_base);
     for (k = 0; k < ARRAY_SIZE(c); k++) {
-        monitor_printf(mon, "  %-20s %" PRIu64 "\n", c[k].name, c[k].value);
+        monitor_printf(mon, "  %-21s %" PRIu64 "\n", c[k].name, c[k].value);
     }
 }

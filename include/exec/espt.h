@@ -152,14 +152,29 @@ bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap);
 bool espt_jmp_cache_keep_page(CPUState *cpu, vaddr addr);
 
 /*
- * ARM: the softmmu TLBs (mmu index bits) that a DACR write from @old to
- * @new must flush; 0 when none.  Only used with ESPT on: espt=off keeps
- * upstream's full flush on every write.
+ * ARM: DACR went from @old to @new; flush what that makes stale in the
+ * softmmu TLBs, keeping the shadow tables.  Only used with ESPT on:
+ * espt=off keeps upstream's full flush on every write.  It relies on
+ * espt_target_tlb_filled() hearing of every TLB fill.
  */
-uint16_t espt_target_dacr_flush_map(CPUState *cpu, uint32_t old,
-                                    uint32_t new);
+void espt_target_dacr_write(CPUState *cpu, uint32_t old, uint32_t new);
+void espt_target_tlb_filled(CPUState *cpu, int mmu_idx, vaddr addr,
+                            int prot, unsigned tag);
+/*
+ * Pages carry target-defined tags (ARM short descriptors: the domain).
+ * espt_target_code_tags() gives a superset of the tags of the pages that
+ * @mmu_idx's softmmu TLB may hold executable entries for; those of a TB's
+ * code are among them when the TB is looked up.  espt_flush_revokes()
+ * says that the flush which follows, under espt_flush_suppress(), only
+ * takes access away from pages tagged @tags: the TBs cached in
+ * cpu->tb_jmp_cache whose code has none of those tags stay valid.
+ */
+uint32_t espt_target_code_tags(CPUState *cpu, int mmu_idx);
+void espt_flush_revokes(CPUState *cpu, uint32_t tags);
 /* Count a TLB flush that ESPT found unneeded and left out. */
 void espt_flush_skipped(CPUState *cpu);
+/* Count one that ESPT cut down to a few pages. */
+void espt_flush_narrowed(CPUState *cpu);
 
 /* Translation registers a shadow table was filled under. */
 typedef struct EsptContext {
@@ -188,12 +203,13 @@ static inline uint32_t espt_jmp_cache_hash(uint64_t pc)
 {
     return 0;
 }
-static inline uint16_t espt_target_dacr_flush_map(CPUState *cpu,
-                                                  uint32_t old, uint32_t new)
+static inline void espt_target_dacr_write(CPUState *cpu, uint32_t old,
+                                          uint32_t new)
 {
-    return 0xffff;
+    /* Not reached: espt_enabled is false. */
 }
-static inline void espt_flush_skipped(CPUState *cpu)
+static inline void espt_target_tlb_filled(CPUState *cpu, int mmu_idx,
+                                          vaddr addr, int prot, unsigned tag)
 {
 }
 static inline void espt_tb_flush(void)

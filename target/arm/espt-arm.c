@@ -9,6 +9,7 @@
 #include "qemu/osdep.h"
 #include "cpu.h"
 #include "internals.h"
+#include "exec/exec-all.h"
 #include "exec/espt.h"
 
 int espt_target_mmu_idx(void)
@@ -55,38 +56,126 @@ uint64_t espt_target_user_state(CPUState *cs)
 }
 
 /*
- * The softmmu TLBs a DACR write from @old to @new must flush: those that
- * may hold an entry of a domain whose access the write reduces (no access
- * < client < manager; the reserved value 2 acts as no access).  An entry
- * of any other domain grants what a fresh walk would, or less: a missing
- * permission is a TLB miss that walks again under the new value.  The
- * mask of each TLB returned is cleared, as the caller flushes it.
+ * arm_cpu_tlb_fill() put the page at @addr into the TLB of @mmu_idx, with
+ * @prot, from the walk of a page of @domain (0 for other formats).  Note
+ * the domain, and the page while its domain has few: a superset of each,
+ * as entries also leave the TLB by other flushes and by eviction.
+ */
+void espt_target_tlb_filled(CPUState *cs, int mmu_idx, vaddr addr, int prot,
+                            unsigned domain)
+{
+    CPUARMState *env = cs->env_ptr;
+    uint8_t *n = &env->tlb_domain_npages[mmu_idx][domain];
+    target_ulong *pages = env->tlb_domain_pages[mmu_idx][domain];
+    target_ulong page = addr & TARGET_PAGE_MASK;
+    int i;
+
+    env->tlb_domains[mmu_idx] |= 1 << domain;
+    if (prot & PAGE_EXEC) {
+        env->tlb_exec_domains[mmu_idx] |= 1 << domain;
+    }
+    if (*n > ESPT_DOMAIN_PAGES) {
+        return;                 /* too many to flush one by one */
+    }
+    for (i = 0; i < *n; i++) {
+        if (pages[i] == page) {
+            return;
+        }
+    }
+    if (*n < ESPT_DOMAIN_PAGES) {
+        pages[*n] = page;
+    }
+    (*n)++;
+}
+
+/*
+ * DACR went from @old to @new.  Domains are not tracked in the TLB
+ * entries, so upstream flushes every TLB.  Only the entries of a domain
+ * whose access the write reduces (no access < client < manager; the
+ * reserved value 2 acts as no access) can be wrong now: an entry of any
+ * other domain grants what a fresh walk would, or less, and a missing
+ * permission is a TLB miss that walks again under the new value.  So
+ * flush the pages of those domains, or the whole TLB of an mmu index that
+ * may hold too many of them; often none holds any.
  *
  * Linux's software PAN writes DACR four times per system call.  Two of
  * them (uaccess on, return to user mode) only give access; kernel entry
  * takes the user domain away, but the kernel's own TLB holds no entry of
- * it unless uaccess was on since its last flush; uaccess off flushes the
- * kernel's TLB only after uaccess did touch user memory.
+ * it unless uaccess was on since; uaccess off then flushes the few user
+ * pages the kernel touched.  The shadow tables are kept throughout: they
+ * are checked against DACR on entry to user mode.
+ *
+ * The domains that lose access also go to espt_flush_revokes(): the TBs
+ * cached for virtual PCs stay valid unless their code is in one of them,
+ * and the kernel's code never is in the user domain.
  */
-uint16_t espt_target_dacr_flush_map(CPUState *cs, uint32_t old, uint32_t new)
+void espt_target_dacr_write(CPUState *cs, uint32_t old, uint32_t new)
 {
     static const uint8_t level[4] = { 0, 1, 0, 2 };
     CPUARMState *env = cs->env_ptr;
-    uint16_t lost = 0, idxmap = 0;
-    int d, i;
+    uint16_t lost = 0, idxmap = 0, hit;
+    bool narrowed = false;
+    int d, i, j;
 
     for (d = 0; d < 16; d++) {
         if (level[extract32(new, d * 2, 2)] < level[extract32(old, d * 2, 2)]) {
             lost |= 1 << d;
         }
     }
+    espt_flush_suppress(cs, true);
+    espt_flush_revokes(cs, lost);
     for (i = 0; lost && i < NB_MMU_MODES; i++) {
-        if (env->tlb_domains[i] & lost) {
-            env->tlb_domains[i] = 0;
-            idxmap |= 1 << i;
+        hit = env->tlb_domains[i] & lost;
+        if (!hit) {
+            continue;
         }
+        for (d = 0; d < 16; d++) {
+            if ((hit & 1 << d) &&
+                env->tlb_domain_npages[i][d] > ESPT_DOMAIN_PAGES) {
+                break;
+            }
+        }
+        if (d < 16) {
+            idxmap |= 1 << i;
+            env->tlb_domains[i] = 0;
+            env->tlb_exec_domains[i] = 0;
+            memset(env->tlb_domain_npages[i], 0,
+                   sizeof(env->tlb_domain_npages[i]));
+            continue;
+        }
+        for (d = 0; d < 16; d++) {
+            if (!(hit & 1 << d)) {
+                continue;
+            }
+            for (j = 0; j < env->tlb_domain_npages[i][d]; j++) {
+                tlb_flush_page_by_mmuidx(cs, env->tlb_domain_pages[i][d][j],
+                                         1 << i);
+            }
+            env->tlb_domain_npages[i][d] = 0;
+        }
+        env->tlb_domains[i] &= ~hit;
+        env->tlb_exec_domains[i] &= ~hit;
+        narrowed = true;
     }
-    return idxmap;
+    if (idxmap) {
+        tlb_flush_by_mmuidx(cs, idxmap);
+    } else if (narrowed) {
+        espt_flush_narrowed(cs);
+    } else {
+        espt_flush_skipped(cs);
+    }
+    espt_flush_suppress(cs, false);
+}
+
+/*
+ * Short descriptors: the domains of the pages that mmu index @mmu_idx may
+ * execute from, a superset (see arm_cpu_tlb_fill()).
+ */
+uint32_t espt_target_code_tags(CPUState *cs, int mmu_idx)
+{
+    CPUARMState *env = cs->env_ptr;
+
+    return env->tlb_exec_domains[mmu_idx];
 }
 
 /*

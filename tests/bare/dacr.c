@@ -39,6 +39,10 @@
 #define REMAP_VA        (PAGES_VA + 0x20000)    /* a code page, remapped */
 #define REMAP_PA(n)     (PAGES_PA + 0x20000 + (n) * 4096)
 #define REMAP_IDX       32
+#define MANY_VA         (PAGES_VA + 0x40000)    /* more small pages */
+#define MANY_PA         (PAGES_PA + 0x40000)
+#define MANY_IDX        64
+#define NMANY           40
 
 /* DACR fields */
 #define NOACC   0u
@@ -224,6 +228,9 @@ static void setup_mmu(void)
         /* A 64 KiB page takes 16 identical entries. */
         l2[16 + i] = (PAGES_PA + 0x10000) | 1 | 3 << 2 | 3 << 4;
     }
+    for (i = 0; i < NMANY; i++) {
+        l2[MANY_IDX + i] = (MANY_PA + i * 4096) | 2 | 3 << 2 | 3 << 4;
+    }
 
     asm volatile(
         "mcr p15, 0, %0, c2, c0, 2\n\t"         /* TTBCR: short, TTBR0 only */
@@ -354,6 +361,24 @@ static void domain_checks(const char *who, void (*dacr)(uint32_t))
     dacr(DACR(CLIENT, CLIENT, CLIENT));
 
     /*
+     * More small pages of one domain than a TLB may be tracked by page
+     * for: every one of them must fault once the domain goes.
+     */
+    for (i = 0, sum = 0; i < NMANY; i++) {
+        sum += try_read(MANY_VA + i * 4096) == 0x200 + i;
+    }
+    dacr(DACR(CLIENT, CLIENT, NOACC));
+    for (i = 0, first = 0; i < NMANY; i++) {
+        try_read(MANY_VA + i * 4096);
+        first += f_kind == DABT && fault_fs() == FS_DOMAIN_PAGE &&
+                 f_far == MANY_VA + i * 4096;
+        clear_fault();
+    }
+    dacr(DACR(CLIENT, CLIENT, CLIENT));
+    check("  many pages read before", sum, NMANY, NONE, 0, 0);
+    check("  many no-access page reads", first, NMANY, NONE, 0, 0);
+
+    /*
      * Many round trips: the entries of the domain that stays a client are
      * used between the writes, the other one faults every time.
      */
@@ -452,6 +477,9 @@ int main(void)
     for (i = 0; i < NPAGES; i++) {
         write32(PAGES_PA + i * 4096, i + 1);
         write32(PAGES_PA + 0x10000 + i * 4096, 0x100 + i);
+    }
+    for (i = 0; i < NMANY; i++) {
+        write32(MANY_PA + i * 4096, 0x200 + i);
     }
     for (i = 1; i < 256; i++) {
         write32(DATA_PA + i * 4096 + 16, 0x1000 + i);
