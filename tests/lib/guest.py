@@ -93,7 +93,8 @@ def run(cmd, timeout, hmp=(), done=b"", log_path=None, on_line=None, env=None,
     """Run QEMU command line `cmd` (serial on stdio) until it exits, and
     return a BootResult with its console log.  With `hmp`, QEMU gets a
     monitor and -no-shutdown, and the commands run once `done` has been
-    printed; their replies go in BootResult.hmp.  `env` and `preexec_fn`
+    printed; their replies go in BootResult.hmp.  A (command, predicate)
+    pair repeats the command until its reply satisfies the predicate.  `env` and `preexec_fn`
     go to subprocess.Popen."""
     sock = None
     cmd = list(cmd)
@@ -163,13 +164,26 @@ def _monitor(path, commands):
             buf += d
         return buf.decode("utf-8", "replace")
 
-    until_prompt()
-    for c in commands:
+    def command(c):
         s.sendall(c.encode() + b"\n")
         reply = until_prompt()
         # Drop the echoed command line and the prompt.
         lines = reply.replace("\r", "").split("\n")
-        out[c] = "\n".join(ln for ln in lines[1:-1] if "\x1b" not in ln)
+        return "\n".join(ln for ln in lines[1:-1] if "\x1b" not in ln)
+
+    until_prompt()
+    for c in commands:
+        if isinstance(c, tuple):
+            # (command, predicate): repeat it until its reply satisfies
+            # the predicate, for up to 60 s.
+            c, pred = c
+            t0 = time.monotonic()
+            out[c] = command(c)
+            while not pred(out[c]) and time.monotonic() - t0 < 60:
+                time.sleep(0.05)
+                out[c] = command(c)
+        else:
+            out[c] = command(c)
     s.sendall(b"quit\n")
     try:
         while s.recv(65536):      # QEMU closes the monitor as it quits
