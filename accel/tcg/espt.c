@@ -146,12 +146,8 @@ struct EsptCpu {
     uint16_t jc_idxmap;
     /* and where they have code: see espt_jmp_cache_keep_page() */
     unsigned long *jc_code;
-    /* and the tags of their code pages; see espt_target_code_tags() */
-    uint32_t jc_tags;
-    /* Tags the flush under way takes access from; 0: unknown, any. */
-    uint32_t revokes;
     /* Hot counters, written by the vCPU's thread only: no shared line. */
-    uint64_t flush_page, jc_misses, jc_pages_kept, jc_flushes_kept;
+    uint64_t flush_page, jc_misses, jc_pages_kept;
 };
 
 enum {
@@ -394,19 +390,8 @@ static bool espt_covers(uint16_t idxmap)
 void espt_flush_suppress(CPUState *cpu, bool suppress)
 {
     if (espt_enabled) {
-        EsptCpu *c = espt_cpu(cpu);
-
-        c->suppress = suppress ? ESPT_SUPPRESS_KEEP : ESPT_SUPPRESS_NONE;
-        if (!suppress) {
-            c->revokes = 0;
-        }
-    }
-}
-
-void espt_flush_revokes(CPUState *cpu, uint32_t tags)
-{
-    if (espt_enabled) {
-        espt_cpu(cpu)->revokes = tags;
+        espt_cpu(cpu)->suppress = suppress ? ESPT_SUPPRESS_KEEP
+                                           : ESPT_SUPPRESS_NONE;
     }
 }
 
@@ -657,10 +642,8 @@ bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
     if (!(tb_cflags(tb) & CF_ESPT)) {
         if (espt_enabled) {
             EsptCpu *c = espt_cpu(cpu);
-            int idx = cpu_mmu_index(cpu->env_ptr, true);
 
-            c->jc_idxmap |= 1 << idx;
-            c->jc_tags |= espt_target_code_tags(cpu, idx);
+            c->jc_idxmap |= 1 << cpu_mmu_index(cpu->env_ptr, true);
             espt_code_mark(c->jc_code, pc, tb->size);
         }
         return false;
@@ -691,13 +674,6 @@ bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
  * its PC means.  With ESPT, user TBs live in the shadow tables' caches,
  * so the cache holds kernel TBs, and the user-only flushes (kernel entry
  * under software PAN) keep it.
- *
- * A flush that only takes access away from pages of some tags (a DACR
- * write, from domains) changes no translation: a TB whose code pages have
- * none of those tags may run as before.  Under software PAN the kernel's
- * index is flushed when uaccess ends, for the user domain, where no kernel
- * code is.  The tags of the cached TBs' pages come from the TLB entries
- * that their lookups went through (espt_jmp_cache_add()).
  */
 bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap)
 {
@@ -708,12 +684,7 @@ bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap)
     }
     c = espt_cpu(cpu);
     if (c->jc_idxmap & idxmap) {
-        if (c->revokes && !(c->jc_tags & c->revokes)) {
-            c->jc_flushes_kept++;
-            return true;
-        }
         c->jc_idxmap = 0;
-        c->jc_tags = 0;
         bitmap_zero(c->jc_code, ESPT_CODE_BITS);
         return false;
     }
@@ -1348,14 +1319,11 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->flushes_code = st.flush_code;
     info->tb_cache_misses = 0;
     info->tb_cache_pages_kept = 0;
-    info->tb_cache_flushes_kept = 0;
     info->flushes_page = 0;
     for (i = 0; i < espt.ncpus; i++) {
         info->tb_cache_misses += qatomic_read(&espt.cpus[i].jc_misses);
         info->tb_cache_pages_kept +=
             qatomic_read(&espt.cpus[i].jc_pages_kept);
-        info->tb_cache_flushes_kept +=
-            qatomic_read(&espt.cpus[i].jc_flushes_kept);
         info->flushes_page += qatomic_read(&espt.cpus[i].flush_page);
     }
     return info;
@@ -1395,7 +1363,6 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "flushes-code", i->flushes_code },
         { "tb-cache-misses", i->tb_cache_misses },
         { "tb-cache-pages-kept", i->tb_cache_pages_kept },
-        { "tb-cache-flushes-kept", i->tb_cache_flushes_kept },
     };
     int k;
 
@@ -1407,6 +1374,6 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
                    " ASIDs, mmu index %" PRId64 ", GS base via %s\n",
                    i->vcpus, i->asids, i->mmu_index, i->gs_base);
     for (k = 0; k < ARRAY_SIZE(c); k++) {
-        monitor_printf(mon, "  %-21s %" PRIu64 "\n", c[k].name, c[k].value);
+        monitor_printf(mon, "  %-20s %" PRIu64 "\n", c[k].name, c[k].value);
     }
 }

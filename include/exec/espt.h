@@ -159,18 +159,7 @@ bool espt_jmp_cache_keep_page(CPUState *cpu, vaddr addr);
  */
 void espt_target_dacr_write(CPUState *cpu, uint32_t old, uint32_t new);
 void espt_target_tlb_filled(CPUState *cpu, int mmu_idx, vaddr addr,
-                            int prot, unsigned tag);
-/*
- * Pages carry target-defined tags (ARM short descriptors: the domain).
- * espt_target_code_tags() gives a superset of the tags of the pages that
- * @mmu_idx's softmmu TLB may hold executable entries for; those of a TB's
- * code are among them when the TB is looked up.  espt_flush_revokes()
- * says that the flush which follows, under espt_flush_suppress(), only
- * takes access away from pages tagged @tags: the TBs cached in
- * cpu->tb_jmp_cache whose code has none of those tags stay valid.
- */
-uint32_t espt_target_code_tags(CPUState *cpu, int mmu_idx);
-void espt_flush_revokes(CPUState *cpu, uint32_t tags);
+                            unsigned domain);
 /* Count a TLB flush that ESPT found unneeded and left out. */
 void espt_flush_skipped(CPUState *cpu);
 /* Count one that ESPT cut down to a few pages. */
@@ -209,7 +198,7 @@ static inline void espt_target_dacr_write(CPUState *cpu, uint32_t old,
     /* Not reached: espt_enabled is false. */
 }
 static inline void espt_target_tlb_filled(CPUState *cpu, int mmu_idx,
-                                          vaddr addr, int prot, unsigned tag)
+                                          vaddr addr, unsigned domain)
 {
 }
 static inline void espt_tb_flush(void)

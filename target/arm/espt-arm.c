@@ -57,11 +57,11 @@ uint64_t espt_target_user_state(CPUState *cs)
 
 /*
  * arm_cpu_tlb_fill() put the page at @addr into the TLB of @mmu_idx, with
- * @prot, from the walk of a page of @domain (0 for other formats).  Note
+ * the walk of a page of @domain (0 for other formats).  Note
  * the domain, and the page while its domain has few: a superset of each,
  * as entries also leave the TLB by other flushes and by eviction.
  */
-void espt_target_tlb_filled(CPUState *cs, int mmu_idx, vaddr addr, int prot,
+void espt_target_tlb_filled(CPUState *cs, int mmu_idx, vaddr addr,
                             unsigned domain)
 {
     CPUARMState *env = cs->env_ptr;
@@ -71,9 +71,6 @@ void espt_target_tlb_filled(CPUState *cs, int mmu_idx, vaddr addr, int prot,
     int i;
 
     env->tlb_domains[mmu_idx] |= 1 << domain;
-    if (prot & PAGE_EXEC) {
-        env->tlb_exec_domains[mmu_idx] |= 1 << domain;
-    }
     if (*n > ESPT_DOMAIN_PAGES) {
         return;                 /* too many to flush one by one */
     }
@@ -104,10 +101,6 @@ void espt_target_tlb_filled(CPUState *cs, int mmu_idx, vaddr addr, int prot,
  * it unless uaccess was on since; uaccess off then flushes the few user
  * pages the kernel touched.  The shadow tables are kept throughout: they
  * are checked against DACR on entry to user mode.
- *
- * The domains that lose access also go to espt_flush_revokes(): the TBs
- * cached for virtual PCs stay valid unless their code is in one of them,
- * and the kernel's code never is in the user domain.
  */
 void espt_target_dacr_write(CPUState *cs, uint32_t old, uint32_t new)
 {
@@ -123,7 +116,6 @@ void espt_target_dacr_write(CPUState *cs, uint32_t old, uint32_t new)
         }
     }
     espt_flush_suppress(cs, true);
-    espt_flush_revokes(cs, lost);
     for (i = 0; lost && i < NB_MMU_MODES; i++) {
         hit = env->tlb_domains[i] & lost;
         if (!hit) {
@@ -138,7 +130,6 @@ void espt_target_dacr_write(CPUState *cs, uint32_t old, uint32_t new)
         if (d < 16) {
             idxmap |= 1 << i;
             env->tlb_domains[i] = 0;
-            env->tlb_exec_domains[i] = 0;
             memset(env->tlb_domain_npages[i], 0,
                    sizeof(env->tlb_domain_npages[i]));
             continue;
@@ -154,7 +145,6 @@ void espt_target_dacr_write(CPUState *cs, uint32_t old, uint32_t new)
             env->tlb_domain_npages[i][d] = 0;
         }
         env->tlb_domains[i] &= ~hit;
-        env->tlb_exec_domains[i] &= ~hit;
         narrowed = true;
     }
     if (idxmap) {
@@ -165,17 +155,6 @@ void espt_target_dacr_write(CPUState *cs, uint32_t old, uint32_t new)
         espt_flush_skipped(cs);
     }
     espt_flush_suppress(cs, false);
-}
-
-/*
- * Short descriptors: the domains of the pages that mmu index @mmu_idx may
- * execute from, a superset (see arm_cpu_tlb_fill()).
- */
-uint32_t espt_target_code_tags(CPUState *cs, int mmu_idx)
-{
-    CPUARMState *env = cs->env_ptr;
-
-    return env->tlb_exec_domains[mmu_idx];
 }
 
 /*
