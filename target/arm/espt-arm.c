@@ -56,10 +56,10 @@ uint64_t espt_target_user_state(CPUState *cs)
 }
 
 /*
- * arm_cpu_tlb_fill() put the page at @addr into the TLB of @mmu_idx, with
- * the walk of a page of @domain (0 for other formats).  Note
- * the domain, and the page while its domain has few: a superset of each,
- * as entries also leave the TLB by other flushes and by eviction.
+ * arm_cpu_tlb_fill() put the page at @addr into the TLB of @mmu_idx, from
+ * the walk of a page of @domain (0 for other formats).  Note the domain,
+ * and the page while its domain has few: a superset of each, as entries
+ * also leave the TLB by other flushes and by eviction.
  */
 void espt_target_tlb_filled(CPUState *cs, int mmu_idx, vaddr addr,
                             unsigned domain)

@@ -94,8 +94,8 @@ def run(cmd, timeout, hmp=(), done=b"", log_path=None, on_line=None, env=None,
     return a BootResult with its console log.  With `hmp`, QEMU gets a
     monitor and -no-shutdown, and the commands run once `done` has been
     printed; their replies go in BootResult.hmp.  A (command, predicate)
-    pair repeats the command until its reply satisfies the predicate.  `env` and `preexec_fn`
-    go to subprocess.Popen."""
+    pair repeats the command until its reply satisfies the predicate, for
+    up to 60 s.  `env` and `preexec_fn` go to subprocess.Popen."""
     sock = None
     cmd = list(cmd)
     if hmp:
