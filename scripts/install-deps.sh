@@ -19,6 +19,9 @@ PKGS=(
     gcc-arm-linux-gnueabihf libc6-dev-armhf-cross dpkg
     # tests and benchmarks
     python3-matplotlib
+    # tests: a private libvirtd (tests/test_libvirt.py), qcow2 disks for
+    # savevm/loadvm
+    libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-utils
 )
 
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then

@@ -21,6 +21,8 @@ import test_configure  # noqa: E402,F401
 import test_boot  # noqa: E402,F401
 import test_bench  # noqa: E402,F401
 import test_espt  # noqa: E402,F401
+import test_libvirt  # noqa: E402,F401
+import test_snapshots  # noqa: E402,F401
 
 
 def main():

@@ -401,8 +401,20 @@ def _():
     rc, out = qemu_error(ON + ["-icount", "shift=1"])
     check(rc != 0 and "ESPT does not support -icount; use -accel tcg,espt=off" in out,
           "espt=on with -icount: rc %d: %s" % (rc, out))
-    priv = ["-object", "memory-backend-ram,id=m,size=256M", "-machine", "memory-backend=m"]
+    # A plain memory-backend-ram (what libvirt passes) gets a shared memfd
+    # behind it and ESPT; only an explicit share=off keeps it private.
+    ram = ["-object", "memory-backend-ram,id=m,size=256M", "-machine", "memory-backend=m"]
+    rc, line = hmp_once(ram)
+    check(line.startswith("ESPT is on"), "plain memory-backend-ram: %s" % line)
+    priv = ["-object", "memory-backend-ram,id=m,size=256M,share=off",
+            "-machine", "memory-backend=m"]
     rc, line = hmp_once(priv)
+    check(line == "ESPT is off: guest RAM backend asks for private memory (share=off)", line)
+    # Private file-backed RAM has an fd, but not a shared one.
+    d = os.path.join(BUILD, "tests")
+    os.makedirs(d, exist_ok=True)
+    rc, line = hmp_once(["-object", "memory-backend-file,id=m,size=256M,mem-path=%s/ram.img"
+                         % d, "-machine", "memory-backend=m"])
     check(line == "ESPT is off: guest RAM is not in a shared file descriptor", line)
     # The QMP query says the same as 'info espt'.
     p = subprocess.run([QEMU, "-M", "virt", "-m", "256", "-display", "none",
@@ -416,12 +428,45 @@ def _():
           and "faults-read" in info[0], "query-espt: %r" % replies)
 
 
+def ram_mappings(args):
+    """Start QEMU stopped with `args`; its guest RAM mapping's name in
+    /proc/PID/maps (a 256 MiB mapping), e.g. '/memfd:qemu-espt-ram'."""
+    p = subprocess.Popen([QEMU, "-M", "virt", "-m", "256", "-display", "none",
+                          "-serial", "none", "-S", "-monitor", "stdio"] + args,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+    try:
+        p.stdin.write(b"info espt\n")
+        p.stdin.flush()
+        while b"ESPT is" not in p.stdout.readline():
+            pass
+        names = []
+        with open("/proc/%d/maps" % p.pid) as f:
+            for line in f:
+                a, b = (int(x, 16) for x in line.split()[0].split("-"))
+                if b - a == 256 << 20:
+                    names.append(line.split()[5] if len(line.split()) > 5 else "[anon]")
+        return names
+    finally:
+        p.kill()
+        p.communicate()
+
+
 @test("espt/needs-shared-ram")
 def _():
-    rc, out = qemu_error(["-object", "memory-backend-ram,id=m,size=256M",
+    """ESPT backs plain memory-backend-ram with a shared memfd and leaves
+    espt=off and an explicit share=off on stock anonymous memory; espt=on
+    with share=off is an error."""
+    rc, out = qemu_error(["-object", "memory-backend-ram,id=m,size=256M,share=off",
                           "-machine", "memory-backend=m"] + ON)
-    check(rc != 0 and "needs guest RAM in a shared file descriptor" in out,
+    check(rc != 0 and "its backend says share=off" in out,
           "a private RAM backend was accepted with espt=on (rc %d): %s" % (rc, out))
+    ram = ["-object", "memory-backend-ram,id=m,size=256M", "-machine", "memory-backend=m"]
+    for args, want in (([], "/memfd:qemu-espt-ram"), (ram, "/memfd:qemu-espt-ram"),
+                       (OFF, "[anon]"), (ram + OFF, "[anon]"),
+                       (ram[:1] + [ram[1] + ",share=off"] + ram[2:], "[anon]")):
+        got = ram_mappings(args)
+        check(got == [want], "%s: guest RAM mapped as %s, want %s" % (args, got, want))
     # A shared memfd given by the user is fine.
     p = subprocess.Popen([QEMU, "-M", "virt", "-m", "256", "-display", "none",
                           "-monitor", "none", "-serial", "none", "-S",
@@ -449,3 +494,63 @@ def _():
     check("same results with espt=off and espt=on" in out, "no comparison:\n" + out[-2000:])
     check(re.search(r"workload: [\d.]+ s with espt=off, [\d.]+ s with espt=on", out),
           "no times:\n" + out[-2000:])
+
+
+def failinject_so():
+    d = os.path.join(BUILD, "tests")
+    os.makedirs(d, exist_ok=True)
+    so = os.path.join(d, "failinject.so")
+    subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", so,
+                    os.path.join(ROOT, "tests", "lib", "failinject.c")], check=True)
+    return so
+
+
+@test("espt/degrade-on-host-failures")
+def _():
+    """The host may refuse any shadow mapping call (ENOMEM at
+    vm.max_map_count).  With an LD_PRELOAD interposer failing 5% of
+    ESPT's mmap/mprotect/munmap calls, and separately with a mapping
+    budget of 200 pages, the guest correctness suite on 2 vCPUs must
+    print what it prints with espt=off: QEMU neither aborts nor keeps a
+    mapping it could not remove; each failure is counted and answered by
+    emptying tables or softmmu."""
+    name = "espt/degrade"
+    ref = boot("armmp", tests=["suite"], smp=2, mem=2048, extra_qemu=OFF,
+               log_path=log(name + "-off"), timeout=900)
+    check(ref.ok, "espt=off: %s" % explain(ref, log(name + "-off")))
+    want = suite_lines(ref)
+    check(len(want) > 30, "suite printed too little: %s" % want)
+    so = failinject_so()
+    for tag, env in (("failinject", {"LD_PRELOAD": so, "ESPT_FAILINJECT_PERMILLE": "50"}),
+                     ("budget", {"QEMU_ESPT_TEST_BUDGET": "200"})):
+        lf = log("%s-%s" % (name, tag))
+        cmd = boot_cmd("armmp", ["suite"], smp=2, mem=2048) + ON_ALL
+        r = run(cmd, 900, hmp=["info espt"], done=b"reboot: Power down", log_path=lf,
+                env=dict(os.environ, **env))
+        parse(r, ["suite"])
+        check(r.ok and r.hmp is not None, "%s: %s" % (tag, explain(r, lf)))
+        got = suite_lines(r)
+        diff = [(x, y) for x, y in zip(want, got) if x != y]
+        check(got == want, "%s: espt=off and espt=on disagree (%d vs %d lines), first: %s"
+              % (tag, len(want), len(got), diff[:3]))
+        on = parse_espt(r.hmp["info espt"])
+        check(on["on"] and on.get("maps", 0) > 1000, "%s: ESPT barely used: %r" % (tag, on))
+        if tag == "failinject":
+            m = re.search(r"failinject: failed (\d+) of (\d+) calls", r.log)
+            check(m and int(m.group(1)) > 50, "%s: too few failures injected: %s"
+                  % (tag, m and m.group(0)))
+            # Every injected failure reached ESPT's counter, no others.
+            check(on.get("host-failures") == int(m.group(1)),
+                  "%s: host-failures %s, injected %s" % (tag, on.get("host-failures"),
+                                                        m.group(1)))
+            check(on.get("tables-stale", 0) > 0,
+                  "%s: no table was ever left stale: %r" % (tag, on))
+            print("    failinject: %s of %s calls failed, host-failures %d, tables-stale %d"
+                  % (m.group(1), m.group(2), on["host-failures"], on["tables-stale"]),
+                  flush=True)
+        else:
+            check(on.get("vma-budget") == 200 and on.get("flushes-budget", 0) > 10,
+                  "%s: budget not enforced: %r" % (tag, on))
+            check(on.get("host-failures") == 0, "%s: host failures: %r" % (tag, on))
+            print("    budget 200: flushes-budget %d, maps %d"
+                  % (on["flushes-budget"], on["maps"]), flush=True)

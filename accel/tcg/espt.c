@@ -30,6 +30,8 @@
 #include "exec/ram_addr.h"
 #include "exec/espt.h"
 #include "hw/boards.h"
+#include "sysemu/hostmem.h"
+#include "qemu/memfd.h"
 #include "monitor/monitor.h"
 #include "monitor/hmp.h"
 #include "sysemu/cpus.h"
@@ -41,6 +43,8 @@
 #include "tcg/tcg.h"
 #include "trace.h"
 #include "tb-jmp-cache.h"
+#include "migration/postcopy-ram.h"
+#include "sysemu/runstate.h"
 
 #include <sys/mman.h>
 #include <sys/auxv.h>
@@ -98,6 +102,8 @@ static EsptMode espt_mode = ESPT_MODE_AUTO;
 static bool espt_adaptive = true;
 /* Why ESPT is off (NULL while it is on). */
 static const char *espt_off_reason = "not started";
+/* Why no vCPU may use ESPT for now (NULL: they may); see espt_inhibit(). */
+static const char *espt_inhibited;
 
 #define ESPT_ASIDS         256
 
@@ -126,6 +132,14 @@ typedef struct EsptTable {
     bool jc_used;               /* jc may hold TBs */
     EsptCpu *owner;
     int asid;
+    /*
+     * The host refused to unmap or write-protect some of its pages (at
+     * vm.max_map_count, splitting a mapping fails with ENOMEM): it may
+     * hold stale or too permissive mappings.  Never used with CF_ESPT
+     * until espt_drop_all() manages to empty it; its pages stay in the
+     * bookkeeping meanwhile.  Set under espt.lock, read by the owner.
+     */
+    bool stale;
 } EsptTable;
 
 /* One vCPU: a shadow table per guest ASID. */
@@ -182,6 +196,7 @@ static struct {
     uint64_t flush_user_state, flush_context, flush_budget, write_protects;
     uint64_t flush_asid, flush_code;
     uint64_t table_switches, cold_periods, upgrades, maps_large;
+    uint64_t host_failures, tables_stale, inhibits;
 } st;
 
 static __thread EsptTable *thread_table;
@@ -221,8 +236,52 @@ const char *espt_host_unsupported(void)
 
 bool espt_wants_shared_ram(void)
 {
-    return espt_mode == ESPT_MODE_ON ||
-           (espt_mode == ESPT_MODE_AUTO && !espt_host_unsupported());
+    /* Backends are created after the accelerator, i.e. espt_accel_init(). */
+    return espt_enabled;
+}
+
+/*
+ * memory-backend-ram (libvirt's default, and the machine's own default
+ * RAM): back it with a shared memfd so that ESPT can map its pages.  The
+ * guest cannot tell the two apart; the host can (KSM does not merge
+ * shmem pages, transparent huge pages follow shmem_enabled).  The backend
+ * keeps share=off: migration still sends its pages with x-ignore-shared
+ * (espt_ram_is_private()).  Returns false where the backend must be
+ * allocated as usual: ESPT is off, or the user asked for private memory
+ * with an explicit share=off.
+ */
+bool espt_ram_backend_alloc(HostMemoryBackend *backend, const char *name,
+                            uint32_t ram_flags, Error **errp)
+{
+    Error *err = NULL;
+    int fd;
+
+    if (!espt_wants_shared_ram() || (backend->share_given && !backend->share)) {
+        return false;
+    }
+    fd = qemu_memfd_create("qemu-espt-ram", backend->size, false, 0, 0, &err);
+    if (fd < 0) {
+        if (espt_mode == ESPT_MODE_ON) {
+            error_propagate_prepend(errp, err, "-accel tcg,espt=on: ");
+            return true;
+        }
+        /* espt_check_ram() turns ESPT off and says why. */
+        warn_report_err(err);
+        return false;
+    }
+    memory_region_init_ram_from_fd(&backend->mr, OBJECT(backend), name,
+                                   backend->size, ram_flags | RAM_SHARED, fd,
+                                   0, errp);
+    return true;
+}
+
+bool espt_ram_is_private(RAMBlock *rb)
+{
+    Object *o = rb->mr ? rb->mr->owner : NULL;
+    HostMemoryBackend *b = o ? (HostMemoryBackend *)
+        object_dynamic_cast(o, TYPE_MEMORY_BACKEND) : NULL;
+
+    return b && !b->share;
 }
 
 /* ------------------------------------------------------------------ */
@@ -250,19 +309,54 @@ static void espt_rmap_del(EsptTable *t, uint32_t vpage, ram_addr_t ram)
     }
 }
 
-static void espt_unmap_range(EsptTable *t, uint64_t start, uint64_t len)
+/*
+ * Every host mapping call of the manager can fail: splitting a mapping
+ * at vm.max_map_count gives ENOMEM, and other parts of QEMU share that
+ * limit.  None may abort or leave a mapping that grants more than the
+ * softmmu would: each failure is counted (host-failures), and the caller
+ * empties tables or runs the access on softmmu instead.
+ */
+static void espt_host_failed(const char *what, int err)
+{
+    static bool warned;
+
+    if (qatomic_fetch_inc(&st.host_failures) == 0 && !warned) {
+        warned = true;
+        warn_report("espt: the host refused a shadow mapping (%s: %s); "
+                    "ESPT empties tables or runs such accesses on softmmu "
+                    "('info espt': host-failures)", what, strerror(err));
+    }
+}
+
+/*
+ * Back to reserved address space (PROT_NONE, keeping the reservation: a
+ * munmap could let another mmap take the range).
+ */
+static bool espt_unmap_range(EsptTable *t, uint64_t start, uint64_t len)
 {
     void *p = mmap(t->base + start, len, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
                    -1, 0);
 
     if (p == MAP_FAILED) {
-        /* Losing the reservation would let stale pages live on. */
-        error_report("espt: cannot unmap shadow pages: %s (%ld pages "
-                     "mapped, budget %ld; is vm.max_map_count lowered?)",
-                     strerror(errno), espt.pages, espt.budget);
-        abort();
+        espt_host_failed("unmap", errno);
+        return false;
     }
+    return true;
+}
+
+static void espt_drop_all(EsptTable *t);
+static void espt_set_live(EsptTable *t);
+
+/* See EsptTable.stale; called with espt.lock held. */
+static void espt_mark_stale(EsptTable *t)
+{
+    if (!t->stale) {
+        st.tables_stale++;
+        trace_espt_flush(t->owner - espt.cpus, "stale", t->asid);
+    }
+    qatomic_set(&t->stale, true);
+    espt_set_live(t);           /* so that flushes try to empty it again */
 }
 
 /* Drop one page; called with espt.lock held. */
@@ -277,7 +371,14 @@ static void espt_drop_page(EsptTable *t, uint32_t vpage)
     if (!v) {
         return;
     }
-    espt_unmap_range(t, vpage, ESPT_PAGE);
+    if (!espt_unmap_range(t, vpage, ESPT_PAGE)) {
+        /*
+         * Unmapping one page splits a host mapping; unmapping the whole
+         * table replaces all of them by one, which the host can do.
+         */
+        espt_drop_all(t);
+        return;
+    }
     espt_rmap_del(t, vpage, (ram_addr_t)(uintptr_t)v - 1);
     g_hash_table_remove(t->pages, GUINT_TO_POINTER(vpage));
     espt.pages--;
@@ -344,6 +445,11 @@ static void espt_drop_all(EsptTable *t)
         t->jc_used = false;
     }
     if (t->pages && g_hash_table_size(t->pages)) {
+        if (!espt_unmap_range(t, 0, ESPT_REGION_SIZE)) {
+            /* Keep its pages on record; see EsptTable.stale. */
+            espt_mark_stale(t);
+            return;
+        }
         g_hash_table_iter_init(&it, t->pages);
         while (g_hash_table_iter_next(&it, &k, &v)) {
             espt_rmap_del(t, GPOINTER_TO_UINT(k),
@@ -352,8 +458,13 @@ static void espt_drop_all(EsptTable *t)
             t->owner->window_drops++;
         }
         g_hash_table_remove_all(t->pages);
-        espt_unmap_range(t, 0, ESPT_REGION_SIZE);
+    } else if (t->stale) {
+        /* A failed mmap may have left a hole in its reservation. */
+        if (!espt_unmap_range(t, 0, ESPT_REGION_SIZE)) {
+            return;
+        }
     }
+    qatomic_set(&t->stale, false);
     bitmap_zero(t->granules, 4096);
     t->large_addr = -1;
     t->large_mask = 0;
@@ -568,6 +679,28 @@ void espt_tlb_flush_page(CPUState *cpu, vaddr addr, uint16_t idxmap)
     espt_tlb_flush_range(cpu, addr, 1, idxmap);
 }
 
+/*
+ * The host refused both to write-protect and to unmap @t's alias of RAM
+ * page @ram (called with espt.lock held).  The alias stays writable, so:
+ * the table is stale (its owner stops using CF_ESPT TBs on it at its next
+ * TB, and cpu_exec() entry or an ARM hflags rebuild runs it on softmmu
+ * until the table can be emptied), and the page is marked dirty again
+ * for migration and display, which send or redraw it once more rather
+ * than miss a store made through the alias before the owner stopped.
+ */
+static void espt_protect_failed(EsptTable *t, ram_addr_t ram)
+{
+    CPUState *owner = qemu_get_cpu(t->owner - espt.cpus);
+
+    espt_mark_stale(t);
+    cpu_physical_memory_set_dirty_range(ram, ESPT_PAGE,
+                                        (1 << DIRTY_MEMORY_VGA) |
+                                        (1 << DIRTY_MEMORY_MIGRATION));
+    if (owner) {
+        cpu_exit(owner);
+    }
+}
+
 void espt_reset_dirty(ram_addr_t start, ram_addr_t length)
 {
     ram_addr_t ram, end = start + length;
@@ -584,18 +717,37 @@ void espt_reset_dirty(ram_addr_t start, ram_addr_t length)
     qemu_mutex_lock(&espt.lock);
     for (ram = start & ~(ram_addr_t)(ESPT_PAGE - 1); ram < end;
          ram += ESPT_PAGE) {
+        GSList *unmapped = NULL;
+
         l = g_hash_table_lookup(espt.rmap, (gpointer)(uintptr_t)ram);
         for (; l; l = l->next) {
             EsptAlias *a = l->data;
 
-            if (mprotect(a->t->base + a->vpage, ESPT_PAGE, PROT_READ)) {
-                error_report("espt: mprotect: %s", strerror(errno));
-                abort();
+            if (mprotect(a->t->base + a->vpage, ESPT_PAGE, PROT_READ) == 0) {
+                st.write_protects++;
+                trace_espt_write_protect(a->t->owner - espt.cpus, a->t->asid,
+                                         a->vpage, ram);
+                continue;
             }
-            st.write_protects++;
-            trace_espt_write_protect(a->t->owner - espt.cpus, a->t->asid,
-                                     a->vpage, ram);
+            espt_host_failed("write-protect", errno);
+            if (espt_unmap_range(a->t, a->vpage, ESPT_PAGE)) {
+                /* No access at all is less than read-only: refaults. */
+                unmapped = g_slist_prepend(unmapped, a);
+                continue;
+            }
+            espt_protect_failed(a->t, ram);
         }
+        for (l = unmapped; l; l = l->next) {
+            EsptAlias *a = l->data;
+            EsptTable *t = a->t;
+            uint32_t vpage = a->vpage;
+
+            /* As espt_drop_page(), whose unmap has been done. */
+            espt_rmap_del(t, vpage, ram);
+            g_hash_table_remove(t->pages, GUINT_TO_POINTER(vpage));
+            espt.pages--;
+        }
+        g_slist_free(unmapped);
     }
     qemu_mutex_unlock(&espt.lock);
 }
@@ -604,7 +756,7 @@ void espt_reset_dirty(ram_addr_t start, ram_addr_t length)
 /* Entering code: which TBs use ESPT, and the GS base                  */
 /* ------------------------------------------------------------------ */
 
-static void espt_set_gs(EsptTable *t)
+static bool espt_set_gs(EsptTable *t)
 {
     if (!t->jc) {
         EsptJumpCache *jc = g_new0(EsptJumpCache, 1);
@@ -618,11 +770,12 @@ static void espt_set_gs(EsptTable *t)
     if (espt.have_wrgsbase) {
         asm volatile("wrgsbase %0" : : "r"(t->base) : "memory");
     } else if (syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)t->base)) {
-        error_report("espt: arch_prctl(ARCH_SET_GS): %s", strerror(errno));
-        abort();
+        espt_host_failed("set GS base", errno);
+        return false;           /* GS is unchanged: no CF_ESPT */
     }
     thread_table = t;
     espt_thread_jc = t->jc;
+    return true;
 }
 
 /*
@@ -741,7 +894,7 @@ static uint32_t espt_cflags_now(CPUState *cpu)
     uint64_t us;
     int asid;
 
-    if (!espt_target_user_ok(cpu)) {
+    if (!espt_target_user_ok(cpu) || qatomic_read(&espt_inhibited)) {
         return 0;
     }
     c = espt_cpu(cpu);
@@ -776,8 +929,19 @@ static uint32_t espt_cflags_now(CPUState *cpu)
             st.cold_periods++;
         }
     }
+    if (unlikely(qatomic_read(&t->stale))) {
+        /* See EsptTable.stale: try to empty it again, else softmmu. */
+        qemu_mutex_lock(&espt.lock);
+        espt_drop_all(t);
+        qemu_mutex_unlock(&espt.lock);
+        if (t->stale) {
+            return 0;
+        }
+    }
     if (unlikely(thread_table != t)) {
-        espt_set_gs(t);
+        if (!espt_set_gs(t)) {
+            return 0;
+        }
         st.table_switches++;
     }
     if (unlikely(c->cold_until)) {
@@ -875,12 +1039,26 @@ static bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
             st.upgrades++;
             return true;
         }
+        espt_host_failed("upgrade", errno);     /* map it again instead */
     }
     p = mmap(t->base + vpage, ESPT_PAGE, prot,
              MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd,
              offset & ~(ram_addr_t)(ESPT_PAGE - 1));
     if (p == MAP_FAILED) {
-        if (errno == ENOMEM && espt.pages) {
+        int err = errno;
+
+        espt_host_failed("map", err);
+        /*
+         * A failed MAP_FIXED may have unmapped what was there: reserve
+         * the page again, and forget the page it held.
+         */
+        if (old) {
+            espt_drop_page(t, vpage);
+        } else if (!espt_unmap_range(t, vpage, ESPT_PAGE)) {
+            espt_mark_stale(t);
+        }
+        if (err == ENOMEM && espt.pages) {
+            /* Out of host mappings: free this vCPU's. */
             espt_drop_cpu(t->owner);
             st.flush_budget++;
         }
@@ -1058,10 +1236,14 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
         }
     }
     qemu_mutex_lock(&espt.lock);
-    if (!espt_map(t, addr & ~(ESPT_PAGE - 1), host, prot, lg)) {
+    if (!espt_map(t, addr & ~(ESPT_PAGE - 1), host, prot, lg) || t->stale) {
         qemu_mutex_unlock(&espt.lock);
         st.fallbacks_io++;
         trace_espt_fallback(cpu->cpu_index, addr, "cannot map");
+        if (t->stale) {
+            /* Emptying it for the budget failed: softmmu from now on. */
+            cpu->tcg_cflags &= ~CF_ESPT;
+        }
         espt_fallback(cpu, retaddr);
     }
     qemu_mutex_unlock(&espt.lock);
@@ -1114,6 +1296,72 @@ static void espt_sigsegv(int sig, siginfo_t *info, void *puc)
 }
 
 /* ------------------------------------------------------------------ */
+/* Userfaultfd: postcopy and background snapshots                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Userfaultfd watches QEMU's own mapping of guest RAM; a shadow mapping
+ * of the same memfd is another mapping, which it does not see.  On a
+ * postcopy destination a user access through a shadow page would fill a
+ * page that has not arrived yet (the guest reads zeros, and placing the
+ * page later fails); during a background snapshot a store through a
+ * writable shadow page would escape write protection and change the
+ * snapshot.  So while either runs no shadow page exists and vCPUs run
+ * softmmu TBs only, whose accesses go through QEMU's mapping.  Called
+ * while the vCPUs are stopped (before the destination starts them, and
+ * with the VM stopped before write protection starts), so their tables
+ * can be emptied from here.
+ */
+void espt_inhibit(const char *why)
+{
+    CPUState *cpu;
+    int i;
+
+    if (!espt_enabled) {
+        return;
+    }
+    assert(!runstate_is_running());
+    qatomic_set(&espt_inhibited, why);
+    qemu_mutex_lock(&espt.lock);
+    for (i = 0; i < espt.ncpus; i++) {
+        espt_drop_cpu(&espt.cpus[i]);
+    }
+    qemu_mutex_unlock(&espt.lock);
+    CPU_FOREACH(cpu) {
+        cpu->tcg_cflags &= ~CF_ESPT;
+    }
+    st.inhibits++;
+}
+
+/* It is over: vCPUs pick ESPT up again at their next espt_update(). */
+void espt_uninhibit(void)
+{
+    qatomic_set(&espt_inhibited, NULL);
+}
+
+static int espt_postcopy_notify(NotifierWithReturn *n, void *data)
+{
+    struct PostcopyNotifyData *pnd = data;
+
+    switch (pnd->reason) {
+    case POSTCOPY_NOTIFY_INBOUND_LISTEN:
+        /* From now on pages arrive on demand, through userfaultfd. */
+        espt_inhibit("incoming postcopy migration");
+        break;
+    case POSTCOPY_NOTIFY_INBOUND_END:
+        espt_uninhibit();
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static NotifierWithReturn espt_postcopy_notifier = {
+    .notify = espt_postcopy_notify,
+};
+
+/* ------------------------------------------------------------------ */
 /* Setup                                                               */
 /* ------------------------------------------------------------------ */
 
@@ -1144,11 +1392,22 @@ static void espt_check_ram(Notifier *n, void *data)
         return;
     }
     if (memory_region_get_fd(mr) < 0 || !qemu_ram_is_shared(mr->ram_block)) {
+        HostMemoryBackend *b = current_machine->memdev;
+        bool private = b && b->share_given && !b->share;
+
         if (espt_mode == ESPT_MODE_AUTO) {
             /* Before any vCPU ran: nothing was mapped yet. */
             espt_enabled = false;
-            espt_off_reason = "guest RAM is not in a shared file descriptor";
+            espt_off_reason = private ?
+                "guest RAM backend asks for private memory (share=off)" :
+                "guest RAM is not in a shared file descriptor";
             return;
+        }
+        if (private) {
+            error_report("-accel tcg,espt=on needs guest RAM that it can "
+                         "share, but its backend says share=off: drop "
+                         "share=off, or use -accel tcg,espt=off");
+            exit(1);
         }
         error_report("-accel tcg,espt=on needs guest RAM in a shared file "
                      "descriptor: use -object memory-backend-memfd,share=on "
@@ -1216,7 +1475,14 @@ bool espt_accel_init(Error **errp)
     espt.ncpus = current_machine->smp.max_cpus;
     espt.budget = (espt_max_map_count() - ESPT_VMA_RESERVE -
                    ESPT_ASIDS * espt.ncpus) / 2;
-    if (espt.budget < 1024) {
+    if (getenv("QEMU_ESPT_TEST_BUDGET")) {
+        /* Test-only: a far smaller budget (tests/test_espt.py). */
+        long b = strtol(getenv("QEMU_ESPT_TEST_BUDGET"), NULL, 0);
+
+        if (b >= 16 && b < espt.budget) {
+            espt.budget = b;
+        }
+    } else if (espt.budget < 1024) {
         why = "vm.max_map_count is too low for ESPT";
         if (espt_mode == ESPT_MODE_AUTO) {
             espt_off_reason = why;
@@ -1271,6 +1537,7 @@ bool espt_accel_init(Error **errp)
         return false;
     }
     qemu_add_machine_init_done_notifier(&espt_ram_notifier);
+    postcopy_add_notifier(&espt_postcopy_notifier);
     espt_mmu_idx = espt_target_mmu_idx();
     espt_enabled = true;
     espt_off_reason = NULL;
@@ -1317,6 +1584,11 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->flushes_context = st.flush_context;
     info->flushes_budget = st.flush_budget;
     info->flushes_code = st.flush_code;
+    info->host_failures = qatomic_read(&st.host_failures);
+    info->tables_stale = st.tables_stale;
+    info->inhibits = st.inhibits;
+    info->inhibited = g_strdup(qatomic_read(&espt_inhibited));
+    info->has_inhibited = info->inhibited != NULL;
     info->tb_cache_misses = 0;
     info->tb_cache_pages_kept = 0;
     info->flushes_page = 0;
@@ -1363,6 +1635,9 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "flushes-code", i->flushes_code },
         { "tb-cache-misses", i->tb_cache_misses },
         { "tb-cache-pages-kept", i->tb_cache_pages_kept },
+        { "host-failures", i->host_failures },
+        { "tables-stale", i->tables_stale },
+        { "inhibits", i->inhibits },
     };
     int k;
 
@@ -1373,6 +1648,9 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
     monitor_printf(mon, "ESPT is on: %" PRId64 " vCPU(s) x %" PRId64
                    " ASIDs, mmu index %" PRId64 ", GS base via %s\n",
                    i->vcpus, i->asids, i->mmu_index, i->gs_base);
+    if (i->has_inhibited) {
+        monitor_printf(mon, "  softmmu only during %s\n", i->inhibited);
+    }
     for (k = 0; k < ARRAY_SIZE(c); k++) {
         monitor_printf(mon, "  %-20s %" PRIu64 "\n", c[k].name, c[k].value);
     }

@@ -51,8 +51,28 @@ bool espt_get_adaptive(void);
 const char *espt_host_unsupported(void);
 /* Called once the accelerator is set up; fails with a reason. */
 bool espt_accel_init(Error **errp);
-/* Whether the default RAM backend must be a shared memfd. */
+/* Whether RAM backends should be shared memfds (ESPT is on). */
 bool espt_wants_shared_ram(void);
+/*
+ * memory-backend-ram: allocate it as a shared memfd if ESPT wants one and
+ * the user did not ask for share=off; false: allocate as usual.
+ */
+bool espt_ram_backend_alloc(HostMemoryBackend *backend, const char *name,
+                            uint32_t ram_flags, Error **errp);
+/*
+ * A shared block that ESPT made so for a backend with share=off: private
+ * memory to everyone else (migration's x-ignore-shared must send it).
+ */
+bool espt_ram_is_private(RAMBlock *rb);
+
+/*
+ * Userfaultfd is about to watch guest RAM (postcopy destination,
+ * background snapshot), which it cannot do through shadow mappings: empty
+ * every table and run softmmu TBs only until espt_uninhibit().  The vCPUs
+ * must be stopped.  @why shows in 'info espt'.
+ */
+void espt_inhibit(const char *why);
+void espt_uninhibit(void);
 
 /*
  * Whether the vCPU's next TBs use the shadow table: sets or clears CF_ESPT
