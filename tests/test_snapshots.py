@@ -26,7 +26,7 @@ class Live:
     """A QEMU running in the background: console in a file, HMP on a
     unix socket."""
 
-    def __init__(self, name, extra, tests=TESTS):
+    def __init__(self, name, extra, tests=TESTS, reboot=False):
         os.makedirs(WORK, exist_ok=True)
         self.name = name
         self.console = os.path.join(WORK, name + ".console")
@@ -36,6 +36,9 @@ class Live:
                 os.unlink(f)
         cmd = boot_cmd("armmp", tests, mem=512)
         cmd[cmd.index("stdio")] = "file:" + self.console
+        if reboot:
+            # Without -no-reboot, which turns system_reset into a shutdown.
+            cmd.remove("-no-reboot")
         cmd += extra + ["-monitor", "unix:%s,server=on,wait=off" % self.sock,
                         "-no-shutdown"]
         self.errlog = open(os.path.join(WORK, name + ".stderr"), "w")
@@ -206,8 +209,6 @@ def _():
     got, r = results_of(src_text)
     check(r.ok and got == want, "source after the snapshot:\n  want %s\n  got  %s"
           % (want, got))
-    check(during.get("inhibits", 0) >= 1 and after.get("maps", 0) > during.get("maps", 0),
-          "ESPT not paused during the snapshot, or not resumed: %r / %r" % (during, after))
     dst = Live("bgsnap-dst", ON_ALL + ["-incoming", "exec:cat " + img])
     try:
         dst.wait("reboot: Power down", timeout=300)
@@ -220,6 +221,8 @@ def _():
     check(r.ok and got == want, "guest loaded from the snapshot:\n  want %s\n  got  %s\n%s"
           % (want, got, text[-1000:]))
     check(on["on"] and on.get("maps", 0) > 100, "loaded guest without ESPT: %r" % on)
+    check(during.get("inhibits", 0) >= 1 and after.get("maps", 0) > during.get("maps", 0),
+          "ESPT not paused during the snapshot, or not resumed: %r / %r" % (during, after))
     print("    snapshot inhibits %d; source maps %d -> %d; loaded guest maps %d"
           % (during["inhibits"], during["maps"], after["maps"], on["maps"]), flush=True)
 
@@ -235,7 +238,8 @@ def _():
     disk = os.path.join(WORK, "vmstate.qcow2")
     os.makedirs(WORK, exist_ok=True)
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", disk, "64M"], check=True)
-    q = Live("savevm", ON_ALL + ["-drive", "if=none,id=d0,format=qcow2,file=" + disk])
+    q = Live("savevm", ON_ALL + ["-drive", "if=none,id=d0,format=qcow2,file=" + disk],
+             reboot=True)
     try:
         writing(q)
         cut = upto_line(q.text())
@@ -245,9 +249,14 @@ def _():
         q.wait("reboot: Power down")
         first = q.text()
         before = q.espt()
+        # The guest powered off (-no-shutdown): QEMU wants a reset before
+        # it runs again; loadvm then replaces the reset state.
+        q.hmp("system_reset")
+        q.wait("reset", timeout=30, pred=lambda: "shutdown" not in q.hmp("info status"))
         out = q.hmp("loadvm s1")
         check(not out.strip(), "loadvm: %s" % out)
-        q.hmp("cont")
+        out = q.hmp("cont")
+        check(not out.strip(), "cont after loadvm: %s" % out)
         q.wait("second power-down", pred=lambda: q.text().count("reboot: Power down") >= 2)
         second = cut + q.text()[len(first):]
         after = q.espt()
