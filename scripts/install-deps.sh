@@ -22,6 +22,8 @@ PKGS=(
     # tests: a private libvirtd (tests/test_libvirt.py), qcow2 disks for
     # savevm/loadvm
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-utils
+    # tests: a gdbstub watchpoint (espt/gdb-watchpoint-in-section)
+    gdb-multiarch
 )
 
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then

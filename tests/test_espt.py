@@ -282,8 +282,7 @@ def _():
             os.unlink(img)
 
 
-@test("espt/dacr-bare")
-def _():
+def dacr_bare(machine):
     """ARMv7 domains, which a Linux guest cannot probe: tests/bare/dacr.c
     writes DACR from kernel and (through SVC) user mode and checks every
     access and fetch against the architecture.  User mode also reads every
@@ -296,8 +295,8 @@ def _():
     check(os.path.exists(elf), "%s missing: run make guest" % elf)
     outs = {}
     for name, acc in (("off", OFF), ("on", ON), ("on-all", ON_ALL)):
-        logfile = log("espt/dacr-bare-" + name)
-        r = run([QEMU, "-M", "virt", "-m", "256", "-kernel", elf, "-nographic",
+        logfile = log("espt/dacr-bare-%s-%s" % (machine.replace(",", "-"), name))
+        r = run([QEMU, "-M", machine, "-m", "256", "-kernel", elf, "-nographic",
                  "-no-reboot", "-serial", "stdio"] + acc, 120,
                 hmp=["info espt"], done=b"DACR-TEST end", log_path=logfile)
         lines = [ln for ln in r.log.split("\n") if ln.startswith(("  ", "DACR-TEST"))]
@@ -313,6 +312,13 @@ def _():
         if acc is OFF:
             check(not info["on"], "espt=off: %s" % r.hmp["info espt"])
             continue
+        if "secure=on" in machine:
+            # Secure EL0 runs on softmmu: ESPT serves Non-secure EL0 only.
+            check(any("secure state" in ln for ln in lines),
+                  "espt %s: did not run in Secure state" % name)
+            check(info["on"] and info["faults-read"] + info["faults-write"] == 0
+                  and info["maps"] == 0, "espt %s: ESPT served Secure EL0: %s" % (name, info))
+            continue
         check(info["on"] and info["flushes-user-state"] >= 200 and info["flushes-kept"] > 0,
               "espt %s: DACR writes not seen by ESPT: %s" % (name, info))
         if acc is ON_ALL:
@@ -326,6 +332,18 @@ def _():
     for name in ("on", "on-all"):
         check(outs[name] == outs["off"], "espt %s differs from espt=off:\n%s" % (
             name, "\n".join(a + "  |  " + b for a, b in zip(outs["off"], outs[name]) if a != b)))
+
+
+@test("espt/dacr-bare")
+def _():
+    dacr_bare("virt")
+
+
+@test("espt/dacr-bare-secure")
+def _():
+    """The same under -M virt,secure=on: Secure EL0 with the Non-secure
+    bank's MMU on must not be served with the Non-secure banks' state."""
+    dacr_bare("virt,secure=on")
 
 
 @test("espt/host-crash-stays-a-crash")
@@ -554,3 +572,62 @@ def _():
             check(on.get("host-failures") == 0, "%s: host failures: %r" % (tag, on))
             print("    budget 200: flushes-budget %d, maps %d"
                   % (on["flushes-budget"], on["maps"]), flush=True)
+
+
+@test("espt/gdb-watchpoint-in-section")
+def _():
+    """A gdbstub write watchpoint on one 4 KiB page of a 1 MiB section:
+    user mode in tests/bare/dacr.c reads every page of the section (ESPT
+    maps the whole section on the first fault) and then writes each one.
+    The write to the watched page must stop the guest in gdb with the new
+    value, as under espt=off: ESPT may map the section's other pages
+    writable only where a store would meet no watchpoint."""
+    import shutil
+    import socket as so
+    import time
+    if not shutil.which("gdb-multiarch"):
+        from harness import Skip
+        raise Skip("gdb-multiarch not installed (scripts/install-deps.sh installs it)")
+    elf = os.path.join(GUEST, "bare", "dacr.elf")
+    check(os.path.exists(elf), "%s missing: run make guest" % elf)
+    d = os.path.join(BUILD, "tests")
+    os.makedirs(d, exist_ok=True)
+    # large_checks() writes i * 3 to DATA_VA + i * 4096 + 20; page 5.
+    addr, value = 0x10000000 + 5 * 4096 + 20, 15
+    for name, acc in (("off", OFF), ("on-all", ON_ALL)):
+        s = so.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        console = os.path.join(d, "gdb-watch-%s.console" % name)
+        q = subprocess.Popen([QEMU, "-M", "virt", "-m", "256", "-kernel", elf,
+                              "-display", "none", "-no-reboot", "-serial", "file:" + console,
+                              "-monitor", "none", "-S", "-gdb", "tcp:127.0.0.1:%d" % port] + acc,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.STDOUT)
+        try:
+            time.sleep(0.5)
+            g = subprocess.run(["gdb-multiarch", "-nx", "-batch",
+                                "-ex", "set architecture arm",
+                                "-ex", "target remote 127.0.0.1:%d" % port,
+                                "-ex", "watch *(unsigned int *)0x%x" % addr,
+                                "-ex", "continue",
+                                "-ex", "print/x $pc", "-ex", "print $cpsr & 0x1f"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=120)
+            out = g.stdout.decode(errors="replace")
+            t0 = time.monotonic()
+            text = ""
+            while "DACR-TEST end" not in text and time.monotonic() - t0 < 60:
+                time.sleep(0.2)
+                with open(console, errors="replace") as f:
+                    text = f.read()
+        finally:
+            q.kill()
+            q.wait()
+        check(re.search(r"New value = %d\b" % value, out) and "= 16" in out,
+              "espt %s: the watchpoint on 0x%x did not stop user mode's write:\n%s"
+              % (name, addr, out[-1500:]))
+        check("DACR-TEST passed 40 failed 0 OK" in text,
+              "espt %s: the bare test did not pass after the watchpoint:\n%s"
+              % (name, text[-1500:]))

@@ -1127,11 +1127,15 @@ static void espt_map_large(CPUState *cpu, EsptTable *t, uint32_t addr,
     uint32_t span = MIN(1u << lg, ESPT_LARGE_MAX);
     uint32_t base = addr & -span, va;
     void *hosts[ESPT_LARGE_MAX / ESPT_PAGE];
+    uint8_t prots[ESPT_LARGE_MAX / ESPT_PAGE];
     CPUTLBEntryFull *full;
+    RAMBlock *rb;
+    ram_addr_t off;
     int flags, i;
 
     for (va = base, i = 0; va - base < span; va += ESPT_PAGE, i++) {
         hosts[i] = NULL;
+        prots[i] = prot;
         if (va == (addr & -ESPT_PAGE)) {
             continue;
         }
@@ -1142,6 +1146,20 @@ static void espt_map_large(CPUState *cpu, EsptTable *t, uint32_t addr,
             (hosts[i] &&
              qemu_ram_addr_from_host(hosts[i]) == RAM_ADDR_INVALID)) {
             hosts[i] = NULL;
+            continue;
+        }
+        /*
+         * The load probe says nothing of what a store would meet: grant
+         * write only where the softmmu would let a store through without
+         * a trap (guest permission, no write watchpoint, writable RAM).
+         * Elsewhere a store faults and takes the usual path.
+         */
+        rb = qemu_ram_block_from_host(hosts[i], false, &off);
+        if ((prot & PROT_WRITE) &&
+            (!(full->prot & PAGE_WRITE) || !rb || rb->mr->readonly ||
+             (cpu_watchpoint_address_matches(cpu, va, ESPT_PAGE) &
+              BP_MEM_WRITE))) {
+            prots[i] = PROT_READ;
         }
     }
     qemu_mutex_lock(&espt.lock);
@@ -1149,7 +1167,7 @@ static void espt_map_large(CPUState *cpu, EsptTable *t, uint32_t addr,
         for (va = base, i = 0; va - base < span; va += ESPT_PAGE, i++) {
             if (hosts[i] &&
                 !g_hash_table_lookup(t->pages, GUINT_TO_POINTER(va)) &&
-                espt_map(t, va, hosts[i], prot, lg)) {
+                espt_map(t, va, hosts[i], prots[i], lg)) {
                 st.maps_large++;
             }
         }

@@ -31,7 +31,13 @@ bool espt_target_user_ok(CPUState *cs)
 {
     CPUARMState *env = cs->env_ptr;
 
+    /*
+     * Secure and Non-secure EL0 share the mmu index (the TLB is flushed
+     * when SCR.NS changes), but the context and user-state hooks below
+     * read the Non-secure banks: Secure EL0 stays on softmmu.
+     */
     return EX_TBFLAG_ANY(env->hflags, MMUIDX) == 0 &&
+           !arm_is_secure_below_el3(env) &&
            !EX_TBFLAG_ANY(env->hflags, BE_DATA) &&
            !EX_TBFLAG_ANY(env->hflags, AARCH64_STATE) &&
            (env->cp15.sctlr_el[1] & SCTLR_M) &&
@@ -69,6 +75,10 @@ void espt_target_tlb_filled(CPUState *cs, int mmu_idx, vaddr addr,
     target_ulong *pages = env->tlb_domain_pages[mmu_idx][domain];
     target_ulong page = addr & TARGET_PAGE_MASK;
     int i;
+
+    if (!espt_enabled) {
+        return;                 /* espt=off: upstream's full DACR flush */
+    }
 
     env->tlb_domains[mmu_idx] |= 1 << domain;
     if (*n > ESPT_DOMAIN_PAGES) {

@@ -246,6 +246,39 @@ static void setup_mmu(void)
     asm volatile("mcr p15, 0, %0, c1, c0, 0\n\tisb" : : "r"(sctlr) : "memory");
 }
 
+/*
+ * Under -M virt,secure=on this runs in Secure state (the Secure banks of
+ * SCTLR, DACR, TTBR0...).  Turn the Non-secure bank's MMU on too, with
+ * DACR_NS all manager: an emulator that read the Non-secure banks for
+ * Secure EL0 would see an MMU-on, all-access user mode and miss every
+ * change of DACR_S.  The banks are reached from Monitor mode with SCR.NS
+ * set.  Returns whether it ran in Secure state.
+ */
+static int setup_nonsecure_bank(void)
+{
+    uint32_t pfr1;
+
+    asm volatile("mrc p15, 0, %0, c0, c1, 1" : "=r"(pfr1));
+    if (!(pfr1 & 0xf0)) {
+        return 0;               /* no Security Extensions: Non-secure */
+    }
+    asm volatile(
+        "mrs r3, cpsr\n\t"
+        "cps #0x16\n\t"                          /* Monitor mode */
+        "mrc p15, 0, r2, c1, c1, 0\n\t"          /* SCR */
+        "orr r1, r2, #1\n\t"
+        "mcr p15, 0, r1, c1, c1, 0\n\tisb\n\t"   /* SCR.NS: NS banks */
+        "mrc p15, 0, r1, c1, c0, 0\n\t"
+        "orr r1, r1, #1\n\t"
+        "mcr p15, 0, r1, c1, c0, 0\n\t"          /* SCTLR_NS.M */
+        "mvn r1, #0\n\t"
+        "mcr p15, 0, r1, c3, c0, 0\n\t"          /* DACR_NS: all manager */
+        "mcr p15, 0, r2, c1, c1, 0\n\tisb\n\t"   /* SCR.NS clear again */
+        "msr cpsr_c, r3\n\tisb"
+        : : : "r1", "r2", "r3", "memory");
+    return 1;
+}
+
 /* Put "mov r0, #42; bx lr" at CODE_VA, through its physical alias. */
 static void setup_code(void)
 {
@@ -488,6 +521,9 @@ int main(void)
     setup_mmu();
     setup_code();
     puts_("DACR-TEST start\n");
+    if (setup_nonsecure_bank()) {
+        puts_("DACR-TEST secure state, non-secure MMU on\n");
+    }
     domain_checks("kernel", kernel_dacr);
     remap_checks();
     enter_user(user_main);
