@@ -631,3 +631,32 @@ def _():
         check("DACR-TEST passed 40 failed 0 OK" in text,
               "espt %s: the bare test did not pass after the watchpoint:\n%s"
               % (name, text[-1500:]))
+
+
+@test("espt/unmappable-pages-fall-back")
+def _():
+    """Stores to a page holding both code and data (tests/guest/progs/
+    mixedpage.c, as a JIT does) can never go through the shadow table:
+    each is a host fault and a one-instruction softmmu TB.  A vCPU that
+    keeps hitting such pages must run softmmu TBs for a while
+    (cold-fallbacks), so far fewer stores than made take that path; the
+    checksum equals espt=off's."""
+    n = 200000
+    outs = {}
+    for mode, extra in (("off", OFF), ("on", ON)):
+        lf = log("espt/unmappable-%s" % mode)
+        r = boot("armmp", tests=["mixedpage"], mem=512, extra_qemu=extra, log_path=lf,
+                 test_args={"mixedpage": [n]}, timeout=300, hmp=["info espt"])
+        check(r.ok and r.hmp is not None, "espt=%s: %s" % (mode, explain(r, lf)))
+        outs[mode] = (r.output("mixedpage").strip(), parse_espt(r.hmp["info espt"]),
+                      r.results["mixedpage"][2])
+    check(outs["off"][0] == outs["on"][0] and "checksum" in outs["off"][0],
+          "outputs differ: %r vs %r" % (outs["off"][0], outs["on"][0]))
+    on = outs["on"][1]
+    check(on["on"] and on.get("cold-fallbacks", 0) > 0,
+          "no softmmu period for a vCPU storing next to code: %r" % on)
+    check(0 < on.get("smc-writes", 0) < n // 4,
+          "%d of %d stores ran one by one on softmmu: %r" % (on.get("smc-writes", 0), n, on))
+    print("    %d stores: smc-writes %d, cold-fallbacks %d; %s s (off) vs %s s (on)"
+          % (n, on["smc-writes"], on["cold-fallbacks"], outs["off"][2], outs["on"][2]),
+          flush=True)

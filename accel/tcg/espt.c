@@ -152,6 +152,7 @@ struct EsptCpu {
     int64_t window_start;       /* fault-rate window (ns) */
     unsigned window_faults;
     unsigned window_drops;      /* mapped pages dropped by flushes */
+    unsigned window_fallbacks;  /* accesses ESPT could not map */
     int64_t cold_until;         /* softmmu TBs until then (ns), 0: none */
     /*
      * mmu indexes of the TBs that cpu->tb_jmp_cache may hold.  A TLB flush
@@ -196,7 +197,7 @@ static struct {
     uint64_t flush_user_state, flush_context, flush_budget, write_protects;
     uint64_t flush_asid, flush_code;
     uint64_t table_switches, cold_periods, upgrades, maps_large;
-    uint64_t host_failures, tables_stale, inhibits;
+    uint64_t host_failures, tables_stale, inhibits, cold_fallbacks;
 } st;
 
 static __thread EsptTable *thread_table;
@@ -982,6 +983,23 @@ void espt_update(CPUState *cpu)
  */
 static G_NORETURN void espt_fallback(CPUState *cpu, uintptr_t retaddr)
 {
+    EsptCpu *c = espt_cpu(cpu);
+
+    /*
+     * Some pages can never be mapped: RAM without a shared fd (display
+     * memory), hugetlbfs RAM (a 4 KiB mmap of it fails), I/O, and pages
+     * that hold both code and the data a JIT keeps storing to.  Each
+     * access there costs a host fault and a one-instruction TB, forever:
+     * a vCPU that keeps hitting them runs softmmu TBs for a while, as
+     * after a fault storm (invariant 5).
+     */
+    if (espt_adaptive && ++c->window_fallbacks > ESPT_COLD_FAULTS) {
+        c->cold_until = get_clock() + ESPT_COLD_NS;
+        c->window_fallbacks = 0;
+        st.cold_periods++;
+        st.cold_fallbacks++;
+        cpu->tcg_cflags &= ~CF_ESPT;
+    }
     cpu_restore_state(cpu, retaddr);
     cpu->cflags_next_tb = (curr_cflags(cpu) & ~CF_ESPT) | CF_LAST_IO |
                           CF_NOIRQ | 1;
@@ -1197,6 +1215,7 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
         c->window_start = now;
         c->window_faults = 0;
         c->window_drops = 0;
+        c->window_fallbacks = 0;
     }
     if (++c->window_faults > ESPT_COLD_FAULTS &&
         c->window_drops > ESPT_COLD_DROPS && espt_adaptive) {
@@ -1605,6 +1624,7 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->host_failures = qatomic_read(&st.host_failures);
     info->tables_stale = st.tables_stale;
     info->inhibits = st.inhibits;
+    info->cold_fallbacks = st.cold_fallbacks;
     info->inhibited = g_strdup(qatomic_read(&espt_inhibited));
     info->has_inhibited = info->inhibited != NULL;
     info->tb_cache_misses = 0;
@@ -1631,6 +1651,7 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "tables-live", i->tables_live },
         { "table-switches", i->table_switches },
         { "cold-periods", i->cold_periods },
+        { "cold-fallbacks", i->cold_fallbacks },
         { "faults-read", i->faults_read },
         { "faults-write", i->faults_write },
         { "maps", i->maps },
