@@ -21,6 +21,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/bitmap.h"
+#include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "qemu/timer.h"
 #include "qemu/main-loop.h"
@@ -1514,9 +1515,10 @@ bool espt_accel_init(Error **errp)
                    ESPT_ASIDS * espt.ncpus) / 2;
     if (getenv("QEMU_ESPT_TEST_BUDGET")) {
         /* Test-only: a far smaller budget (tests/test_espt.py). */
-        long b = strtol(getenv("QEMU_ESPT_TEST_BUDGET"), NULL, 0);
+        long b = 0;
 
-        if (b >= 16 && b < espt.budget) {
+        if (qemu_strtol(getenv("QEMU_ESPT_TEST_BUDGET"), NULL, 0, &b) == 0 &&
+            b >= 16 && b < espt.budget) {
             espt.budget = b;
         }
     } else if (espt.budget < 1024) {

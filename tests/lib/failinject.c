@@ -81,16 +81,16 @@ int munmap(void *addr, size_t len)
     return syscall(SYS_munmap, addr, len);
 }
 
-__attribute__((constructor)) static void start(void)
+static void __attribute__((constructor)) start(void)
 {
     const char *p = getenv("ESPT_FAILINJECT_PERMILLE");
 
-    if (p) {
-        permille = strtoul(p, NULL, 0);
+    if (p && sscanf(p, "%lu", &permille) != 1) {
+        permille = 50;
     }
 }
 
-__attribute__((destructor)) static void report(void)
+static void __attribute__((destructor)) report(void)
 {
     fprintf(stderr, "failinject: failed %lu of %lu calls in the ESPT "
             "reservation\n", failed, calls);
