@@ -11,7 +11,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 import json
 import os
-import re
 import shutil
 import subprocess
 
@@ -40,19 +39,6 @@ DOMAIN = """<domain type='qemu'>
   </devices>
 </domain>
 """
-
-
-def results(log):
-    """What memtest and workload computed, without timings."""
-    out = []
-    for line in log.split("\n"):
-        line = line.strip()
-        if line.startswith("memtest:") and " time " not in line:
-            out.append(line)
-        m = re.match(r"workload: (\S+) +checksum (\S+)", line)
-        if m:
-            out.append("%s %s" % m.groups())
-    return out
 
 
 def run_domain(xml_text, tag):
@@ -97,7 +83,7 @@ def _():
     """virsh start of a plain armv7l domain: QEMU gets libvirt's private
     memory-backend-ram, ESPT backs it with a memfd and serves the guest,
     whose results equal a direct espt=off run."""
-    from test_espt import OFF, log
+    from test_espt import OFF, log, results, results_of
     from guest import boot
     out, work = run_domain(DOMAIN, "plain")
     rel = os.path.relpath(work, ROOT)
@@ -118,7 +104,7 @@ def _():
     ref = boot("armmp", tests=["memtest", "workload"], mem=512, extra_qemu=OFF,
                log_path=log("libvirt/plain-domain-reference"))
     check(ref.ok, "reference run: %s" % "; ".join(ref.problems))
-    want, got = results(ref.log), results(out["console"])
+    want, got = results(ref), results_of(out["console"])[0]
     check(want and got == want, "libvirt guest computed other results:\n  want %s\n  got  %s"
           % (want, got))
     print("    ESPT on under libvirt: maps %d, faults %d/%d; %d result lines equal to espt=off"

@@ -16,7 +16,7 @@ import time
 
 from harness import test, check, Skip
 from guest import ROOT, BUILD, boot, boot_cmd, parse_espt
-from test_espt import OFF, ON_ALL, log, results as guest_results
+from test_espt import OFF, ON_ALL, log, results as guest_results, results_of
 
 WORK = os.path.join(BUILD, "tests", "snapshots")
 TESTS = ["workload", "memtest"]
@@ -113,15 +113,6 @@ def reference():
              log_path=log("snapshots-reference"))
     check(r.ok, "reference run: %s" % "; ".join(r.problems))
     return guest_results(r)
-
-
-def results_of(text):
-    """guest_results() of a console text."""
-    from guest import BootResult, parse
-    r = BootResult()
-    r.log = text
-    parse(r, TESTS)
-    return guest_results(r), r
 
 
 def writing(q):

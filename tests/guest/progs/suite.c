@@ -1023,12 +1023,31 @@ static int run(int i)
     return 0;
 }
 
+/*
+ * Whether MGLRU runs: its look-around clears young bits without a TLB
+ * flush, which shadow-mapped pages would never set again (docs/espt.md,
+ * invariant 12).  -1: the kernel has no MGLRU.
+ */
+static void lru_gen_info(void)
+{
+    FILE *f = fopen("/sys/kernel/mm/lru_gen/enabled", "r");
+    unsigned v = 0;
+    int on = -1;
+
+    if (f) {
+        on = fscanf(f, "%x", &v) == 1 ? (v != 0) : -1;
+        fclose(f);
+    }
+    printf("info: mm: lru_gen_enabled=%d\n", on);
+}
+
 int main(int argc, char **argv)
 {
     int i, j, bad = 0, n = sizeof(tests) / sizeof(tests[0]);
 
     setvbuf(stdout, NULL, _IOLBF, 0);
     page = sysconf(_SC_PAGESIZE);
+    lru_gen_info();
     if (argc < 2) {
         for (i = 0; i < n; i++) {
             bad += run(i);
