@@ -273,7 +273,11 @@ bool espt_ram_backend_alloc(HostMemoryBackend *backend, const char *name,
     }
     memory_region_init_ram_from_fd(&backend->mr, OBJECT(backend), name,
                                    backend->size, ram_flags | RAM_SHARED, fd,
-                                   0, errp);
+                                   0, &err);
+    if (err) {
+        close(fd);
+        error_propagate(errp, err);
+    }
     return true;
 }
 
@@ -320,10 +324,7 @@ static void espt_rmap_del(EsptTable *t, uint32_t vpage, ram_addr_t ram)
  */
 static void espt_host_failed(const char *what, int err)
 {
-    static bool warned;
-
-    if (qatomic_fetch_inc(&st.host_failures) == 0 && !warned) {
-        warned = true;
+    if (qatomic_fetch_inc(&st.host_failures) == 0) {
         warn_report("espt: the host refused a shadow mapping (%s: %s); "
                     "ESPT empties tables or runs such accesses on softmmu "
                     "('info espt': host-failures)", what, strerror(err));
@@ -361,6 +362,14 @@ static void espt_mark_stale(EsptTable *t)
     espt_set_live(t);           /* so that flushes try to empty it again */
 }
 
+/* Forget a page that is no longer mapped; called with espt.lock held. */
+static void espt_forget_page(EsptTable *t, uint32_t vpage, ram_addr_t ram)
+{
+    espt_rmap_del(t, vpage, ram);
+    g_hash_table_remove(t->pages, GUINT_TO_POINTER(vpage));
+    espt.pages--;
+}
+
 /* Drop one page; called with espt.lock held. */
 static void espt_drop_page(EsptTable *t, uint32_t vpage)
 {
@@ -381,9 +390,7 @@ static void espt_drop_page(EsptTable *t, uint32_t vpage)
         espt_drop_all(t);
         return;
     }
-    espt_rmap_del(t, vpage, (ram_addr_t)(uintptr_t)v - 1);
-    g_hash_table_remove(t->pages, GUINT_TO_POINTER(vpage));
-    espt.pages--;
+    espt_forget_page(t, vpage, (ram_addr_t)(uintptr_t)v - 1);
     t->owner->window_drops++;
 }
 
@@ -741,13 +748,9 @@ void espt_reset_dirty(ram_addr_t start, ram_addr_t length)
         }
         for (l = unmapped; l; l = l->next) {
             EsptAlias *a = l->data;
-            EsptTable *t = a->t;
-            uint32_t vpage = a->vpage;
 
-            /* As espt_drop_page(), whose unmap has been done. */
-            espt_rmap_del(t, vpage, ram);
-            g_hash_table_remove(t->pages, GUINT_TO_POINTER(vpage));
-            espt.pages--;
+            /* a is freed with its reverse-map entry. */
+            espt_forget_page(a->t, a->vpage, ram);
         }
         g_slist_free(unmapped);
     }
@@ -982,6 +985,15 @@ void espt_update(CPUState *cpu)
  * on: for I/O, watchpoints, accesses that wrap around 4 GiB, and pages
  * that cannot be mapped.
  */
+/* Softmmu TBs for ESPT_COLD_NS from @now on (invariant 5). */
+static void espt_go_cold(CPUState *cpu, EsptCpu *c, int64_t now)
+{
+    c->cold_until = now + ESPT_COLD_NS;
+    st.cold_periods++;
+    /* TBs looked up from now on run on softmmu; see espt_update(). */
+    cpu->tcg_cflags &= ~CF_ESPT;
+}
+
 static G_NORETURN void espt_fallback(CPUState *cpu, uintptr_t retaddr)
 {
     EsptCpu *c = espt_cpu(cpu);
@@ -995,11 +1007,9 @@ static G_NORETURN void espt_fallback(CPUState *cpu, uintptr_t retaddr)
      * after a fault storm (invariant 5).
      */
     if (espt_adaptive && ++c->window_fallbacks > ESPT_COLD_FAULTS) {
-        c->cold_until = get_clock() + ESPT_COLD_NS;
         c->window_fallbacks = 0;
-        st.cold_periods++;
         st.cold_fallbacks++;
-        cpu->tcg_cflags &= ~CF_ESPT;
+        espt_go_cold(cpu, c, get_clock());
     }
     cpu_restore_state(cpu, retaddr);
     cpu->cflags_next_tb = (curr_cflags(cpu) & ~CF_ESPT) | CF_LAST_IO |
@@ -1160,10 +1170,9 @@ static void espt_map_large(CPUState *cpu, EsptTable *t, uint32_t addr,
         }
         flags = probe_access_full(env, va, MMU_DATA_LOAD, espt_mmu_idx, true,
                                   &hosts[i], &full, retaddr);
+        rb = hosts[i] ? qemu_ram_block_from_host(hosts[i], false, &off) : NULL;
         if ((flags & (TLB_INVALID_MASK | TLB_MMIO | TLB_WATCHPOINT |
-                      TLB_DISCARD_WRITE)) || full->lg_page_size != lg ||
-            (hosts[i] &&
-             qemu_ram_addr_from_host(hosts[i]) == RAM_ADDR_INVALID)) {
+                      TLB_DISCARD_WRITE)) || full->lg_page_size != lg || !rb) {
             hosts[i] = NULL;
             continue;
         }
@@ -1173,9 +1182,8 @@ static void espt_map_large(CPUState *cpu, EsptTable *t, uint32_t addr,
          * a trap (guest permission, no write watchpoint, writable RAM).
          * Elsewhere a store faults and takes the usual path.
          */
-        rb = qemu_ram_block_from_host(hosts[i], false, &off);
         if ((prot & PROT_WRITE) &&
-            (!(full->prot & PAGE_WRITE) || !rb || rb->mr->readonly ||
+            (!(full->prot & PAGE_WRITE) || rb->mr->readonly ||
              (cpu_watchpoint_address_matches(cpu, va, ESPT_PAGE) &
               BP_MEM_WRITE))) {
             prots[i] = PROT_READ;
@@ -1221,11 +1229,8 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
     if (++c->window_faults > ESPT_COLD_FAULTS &&
         c->window_drops > ESPT_COLD_DROPS && espt_adaptive) {
         /* Faulting faster than ESPT pays back: softmmu for a while. */
-        c->cold_until = now + ESPT_COLD_NS;
         c->window_faults = 0;
-        st.cold_periods++;
-        /* TBs looked up from now on run on softmmu; see espt_update(). */
-        cpu->tcg_cflags &= ~CF_ESPT;
+        espt_go_cold(cpu, c, now);
     }
     /* Precise guest abort if the guest page tables say no. */
     flags = probe_access_full(env, addr, is_write ? MMU_DATA_STORE :
