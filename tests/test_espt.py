@@ -395,11 +395,11 @@ def _():
     check(r.rc == -11, "QEMU ended with %s, not SIGSEGV:\n%s" % (r.rc, r.log[-1500:]))
 
 
-def qemu_error(args):
+def qemu_error(args, env=None):
     p = subprocess.run([QEMU, "-M", "virt", "-m", "256", "-display", "none",
                         "-monitor", "none", "-serial", "none", "-S"] + args,
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=60)
+                       stderr=subprocess.STDOUT, timeout=60, env=env)
     return p.returncode, p.stdout.decode()
 
 
@@ -409,12 +409,12 @@ def _():
     check(rc != 0 and "espt" in out, "espt=maybe accepted (rc %d): %s" % (rc, out))
 
 
-def hmp_once(args, cmd="info espt"):
+def hmp_once(args, cmd="info espt", env=None):
     """Start QEMU stopped with `args`, run one monitor command, quit."""
     p = subprocess.run([QEMU, "-M", "virt", "-m", "256", "-display", "none",
                         "-serial", "none", "-S", "-monitor", "stdio"] + args,
                        input=(cmd + "\nquit\n").encode(), stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, timeout=60)
+                       stderr=subprocess.STDOUT, timeout=60, env=env)
     out = p.stdout.decode(errors="replace")
     m = re.search(r"ESPT is (on|off)[^\r\n]*", out)
     return p.returncode, (m.group(0) if m else out)
@@ -458,6 +458,34 @@ def _():
     info = [r["return"] for r in replies if isinstance(r.get("return"), dict) and "enabled" in r["return"]]
     check(info and info[0]["enabled"] is False and info[0]["reason"] == "ESPT does not support -icount"
           and "faults-read" in info[0], "query-espt: %r" % replies)
+
+
+@test("espt/no-target-ops")
+def _():
+    """The manager reaches the target only through the EsptTargetOps it
+    registered (target/arm/espt-arm.c, from a QOM type initialiser).  A
+    target that registered none must get no ESPT, cleanly: auto turns it
+    off and says why, espt=on is an error, and the guest runs on softmmu.
+    QEMU_ESPT_TEST_NO_TARGET_OPS (test only) makes ARM skip registering."""
+    env = dict(os.environ, QEMU_ESPT_TEST_NO_TARGET_OPS="1")
+    why = "ESPT does not support this target (arm registered no ESPT target ops)"
+    rc, line = hmp_once([], env=env)
+    check(rc == 0 and line == "ESPT is off: " + why, "auto: rc %d: %s" % (rc, line))
+    rc, out = qemu_error(ON, env=env)
+    check(rc != 0 and why + "; use -accel tcg,espt=off" in out,
+          "espt=on: rc %d: %s" % (rc, out))
+    # Guest code runs, faults, flushes and switches DACR without the
+    # manager's state: every ESPT hook must see that ESPT is off.
+    elf = os.path.join(GUEST, "bare", "dacr.elf")
+    check(os.path.exists(elf), "%s missing: run make guest" % elf)
+    lf = log("espt/no-target-ops")
+    r = run([QEMU, "-M", "virt", "-m", "256", "-kernel", elf, "-nographic",
+             "-no-reboot", "-serial", "stdio"], 120, hmp=["info espt"],
+            done=b"DACR-TEST end", log_path=lf, env=env)
+    check(not r.timed_out and "DACR-TEST passed 40 failed 0 OK" in r.log,
+          "the bare test did not pass (log: %s)\n%s" % (os.path.relpath(lf, ROOT), r.log[-1500:]))
+    check(r.hmp and not parse_espt(r.hmp["info espt"])["on"],
+          "ESPT is on without target ops: %s" % (r.hmp and r.hmp["info espt"]))
 
 
 def ram_mappings(args):

@@ -106,27 +106,51 @@ bool espt_tlbi_asid(CPUState *cpu, int asid, bool broadcast);
  * A flush of the softmmu TLB that cannot change what user mode sees
  * (Linux's software PAN rewriting DACR on every kernel entry and exit):
  * between espt_flush_suppress(cpu, true) and (cpu, false) this vCPU's
- * shadow table is kept; espt_target_user_state() decides at the next
+ * shadow table is kept; the target's user_state op decides at the next
  * entry to user mode whether it is still valid.
  */
 void espt_flush_suppress(CPUState *cpu, bool suppress);
 
-/* Target hooks (target/<arch>/espt-*.c). */
-/* The vCPU runs code whose user accesses ESPT can serve exactly. */
-bool espt_target_user_ok(CPUState *cpu);
-/* State outside the TLB on which user-mode translations depend. */
-uint64_t espt_target_user_state(CPUState *cpu);
-/* The mmu index of unprivileged accesses. */
-int espt_target_mmu_idx(void);
+/* Translation registers a shadow table was filled under. */
+typedef struct EsptContext {
+    uint64_t ttbr0, ttbr1, tcr;
+} EsptContext;
+
+/*
+ * What the manager asks of the target (target/<arch>/espt-*.c), which
+ * registers it with espt_register_target() before the accelerator is set
+ * up.  Without registered ops ESPT stays off ('info espt' says why, and
+ * espt=on is an error).  user_ok, user_state and context run on the vCPU
+ * thread whenever espt_update() decides CF_ESPT: keep them cheap.
+ */
+typedef struct EsptTargetOps {
+    /* The mmu index of unprivileged accesses, the one ESPT serves. */
+    int mmu_idx;
+    /* The vCPU runs code whose user accesses ESPT can serve exactly. */
+    bool (*user_ok)(CPUState *cpu);
+    /*
+     * State outside the TLB on which user-mode translations depend; a
+     * change empties the vCPU's tables on the next entry to user mode.
+     */
+    uint64_t (*user_state)(CPUState *cpu);
+    /*
+     * The current user address space: returns its ASID (0..255), which
+     * picks the vCPU's shadow table, and fills @ctx; a table filled under
+     * another context is emptied before use.
+     */
+    int (*context)(CPUState *cpu, EsptContext *ctx);
+} EsptTargetOps;
+/* Once, before the accelerator is initialised; @ops must stay valid. */
+void espt_register_target(const EsptTargetOps *ops);
 
 /*
  * The virtual-PC TB cache of the current shadow table, which CF_ESPT TB
- * lookups use instead of cpu->tb_jmp_cache (see espt.c).  An entry is
- * one word, 0 when empty: the guest PC in the low half and, in the high
- * half, the TB's signed offset from @base, an address in the TCG code
- * buffer (at most 2 GiB on x86-64 hosts, so any TB is within reach).
- * Half the size of CPUJumpCache's PC + pointer pairs, so the lookup's
- * hottest table takes half the host's data cache.
+ * lookups use instead of cpu->tb_jmp_cache (see accel/tcg/espt-jc.c).
+ * An entry is one word, 0 when empty: the guest PC in the low half and,
+ * in the high half, the TB's signed offset from @base, an address in the
+ * TCG code buffer (at most 2 GiB on x86-64 hosts, so any TB is within
+ * reach).  Half the size of CPUJumpCache's PC + pointer pairs, so the
+ * lookup's hottest table takes half the host's data cache.
  */
 #define ESPT_JC_BITS 12
 typedef struct EsptJumpCache {
@@ -160,8 +184,9 @@ bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
 /* tb_flush(): every TB is gone. */
 void espt_tb_flush(void);
 /*
- * Whether a TLB flush of @idxmap may leave cpu->tb_jmp_cache alone (it
- * holds no TB of those indexes); if not, the caller empties it.
+ * accel/tcg/tb-jc-keep.c: whether a TLB flush of @idxmap may leave
+ * cpu->tb_jmp_cache alone (it holds no TB of those indexes); if not, the
+ * caller empties it.
  */
 bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap);
 /*
@@ -184,17 +209,6 @@ void espt_target_tlb_filled(CPUState *cpu, int mmu_idx, vaddr addr,
 void espt_flush_skipped(CPUState *cpu);
 /* Count one that ESPT cut down to a few pages. */
 void espt_flush_narrowed(CPUState *cpu);
-
-/* Translation registers a shadow table was filled under. */
-typedef struct EsptContext {
-    uint64_t ttbr0, ttbr1, tcr;
-} EsptContext;
-/*
- * The current user address space: returns its ASID (0..255), which picks
- * the vCPU's shadow table, and fills @ctx; a table filled under another
- * context is emptied before use.
- */
-int espt_target_context(CPUState *cpu, EsptContext *ctx);
 
 #else
 #define espt_enabled false

@@ -11,23 +11,20 @@
 #include "internals.h"
 #include "exec/exec-all.h"
 #include "exec/espt.h"
-
-int espt_target_mmu_idx(void)
-{
-    return ARMMMUIdx_E10_0 & ARM_MMU_IDX_COREIDX_MASK;
-}
+#include "qemu/module.h"
 
 /*
  * ESPT serves non-secure EL0 code of an A-profile AArch32 CPU with its
  * MMU on and little-endian data.  Everything else (the kernel, M-profile,
  * secure state, MMU off, SETEND BE or SCTLR.EE) keeps the softmmu path.
  *
- * This runs on every TB lookup, including helper_lookup_tb_ptr() on each
- * indirect branch, so it reads only cached state: the mmu index and data
- * endianness that arm_rebuild_hflags() keeps in env->hflags.  Core mmu
- * index 0 is ARMMMUIdx_E10_0, i.e. non-secure EL0 of the EL1&0 regime.
+ * This runs on every espt_update(), i.e. on each entry to cpu_exec() and
+ * each hflags rebuild (mode changes, exception entry and return), so it
+ * reads mostly cached state: the mmu index and data endianness that
+ * arm_rebuild_hflags() keeps in env->hflags.  Core mmu index 0 is
+ * ARMMMUIdx_E10_0, i.e. non-secure EL0 of the EL1&0 regime.
  */
-bool espt_target_user_ok(CPUState *cs)
+static bool espt_arm_user_ok(CPUState *cs)
 {
     CPUARMState *env = cs->env_ptr;
 
@@ -51,7 +48,7 @@ bool espt_target_user_ok(CPUState *cs)
  * rewrites it on every kernel entry and exit, but the value in force in
  * user mode rarely changes.
  */
-uint64_t espt_target_user_state(CPUState *cs)
+static uint64_t espt_arm_user_state(CPUState *cs)
 {
     CPUARMState *env = cs->env_ptr;
 
@@ -172,7 +169,7 @@ void espt_target_dacr_write(CPUState *cs, uint32_t old, uint32_t new)
  * bits [55:48], as TTBCR.A1 selects.  Linux keeps one ASID per address
  * space and invalidates the TLB before reusing one.
  */
-int espt_target_context(CPUState *cs, EsptContext *ctx)
+static int espt_arm_context(CPUState *cs, EsptContext *ctx)
 {
     CPUARMState *env = cs->env_ptr;
 
@@ -184,3 +181,31 @@ int espt_target_context(CPUState *cs, EsptContext *ctx)
     }
     return env->cp15.contextidr_ns & 0xff;
 }
+
+static const EsptTargetOps espt_arm_ops = {
+    .mmu_idx = ARMMMUIdx_E10_0 & ARM_MMU_IDX_COREIDX_MASK,
+    .user_ok = espt_arm_user_ok,
+    .user_state = espt_arm_user_state,
+    .context = espt_arm_context,
+};
+
+/*
+ * Registered as a QOM type initialiser: qemu_init() runs them all
+ * (module_call_init(MODULE_INIT_QOM) in qemu_init_subsystems()) before it
+ * parses -accel and configure_accelerators() sets up TCG, whose init
+ * calls espt_accel_init().  So the ops are in place before the manager
+ * looks for them, and no upstream file needs a call for it.
+ */
+static void espt_arm_register(void)
+{
+    /*
+     * Test only: behave as a target without ESPT support, which ESPT must
+     * refuse cleanly (tests/test_espt.py, espt/no-target-ops).
+     */
+    if (getenv("QEMU_ESPT_TEST_NO_TARGET_OPS")) {
+        return;
+    }
+    espt_register_target(&espt_arm_ops);
+}
+
+type_init(espt_arm_register)

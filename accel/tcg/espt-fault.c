@@ -1,0 +1,166 @@
+/*
+ * qemu-espt: shadow faults.
+ *
+ * A CF_ESPT TB's user access through a page that is not (or not
+ * writably) mapped in the current shadow table raises SIGSEGV in
+ * generated code.  The handler asks the softmmu's TLB fill for the page,
+ * which raises guest aborts precisely, and then maps it (espt-table.c)
+ * or runs that one guest instruction on softmmu (I/O, watchpoints,
+ * stores next to translated code, pages that cannot be mapped).  Any
+ * other SIGSEGV is not ours and stays a crash.
+ *
+ * Copyright (c) 2026 qemu-espt developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "cpu.h"
+#include "exec/ram_addr.h"
+#include "hw/core/cpu.h"
+#include "tcg/tcg.h"
+#include "trace.h"
+#include "espt-internal.h"
+
+#include <sys/mman.h>
+#include <ucontext.h>
+
+/*
+ * Run the faulting guest instruction alone on the softmmu path, then go
+ * on: for I/O, watchpoints, accesses that wrap around 4 GiB, and pages
+ * that cannot be mapped.
+ */
+static G_NORETURN void espt_fallback(CPUState *cpu, uintptr_t retaddr)
+{
+    espt_count_fallback(cpu);
+    cpu_restore_state(cpu, retaddr);
+    cpu->cflags_next_tb = (curr_cflags(cpu) & ~CF_ESPT) | CF_LAST_IO |
+                          CF_NOIRQ | 1;
+    cpu_loop_exit_noexc(cpu);
+}
+
+/* A user access at @addr of @t faulted: map the page, or run on softmmu. */
+static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
+                       bool is_write, uintptr_t retaddr)
+{
+    CPUArchState *env = cpu->env_ptr;
+    CPUTLBEntryFull *full;
+    EsptCpu *c = t->owner;
+    void *host;
+    int flags, prot = PROT_READ;
+    ram_addr_t ram;
+    unsigned lg;
+
+    if (is_write) {
+        espt_stats.faults_write++;
+    } else {
+        espt_stats.faults_read++;
+    }
+    trace_espt_fault(cpu->cpu_index, t->asid, addr, is_write);
+    espt_count_fault(cpu, c);
+    /* Precise guest abort if the guest page tables say no. */
+    flags = probe_access_full(env, addr, is_write ? MMU_DATA_STORE :
+                              MMU_DATA_LOAD, espt_mmu_idx, false, &host,
+                              &full, retaddr);
+    lg = full->lg_page_size;
+    if (flags & (TLB_MMIO | TLB_WATCHPOINT | TLB_DISCARD_WRITE) || !host) {
+        espt_stats.fallbacks_io++;
+        trace_espt_fallback(cpu->cpu_index, addr, "I/O or watchpoint");
+        espt_fallback(cpu, retaddr);
+    }
+    /*
+     * probe_access_full() has already run the notdirty path for a store
+     * (invalidating the TBs on the byte it probed).  If the page still
+     * holds translated code, e.g. data next to code or a guest JIT, it
+     * stays read-only in the shadow table and each store to it runs on
+     * softmmu, which invalidates exactly what the whole store overlaps.
+     */
+    ram = qemu_ram_addr_from_host(host);
+    if (ram == RAM_ADDR_INVALID) {
+        espt_stats.fallbacks_io++;
+        trace_espt_fallback(cpu->cpu_index, addr, "not RAM");
+        espt_fallback(cpu, retaddr);
+    }
+    if (is_write) {
+        if (!cpu_physical_memory_get_dirty_flag(ram, DIRTY_MEMORY_CODE)) {
+            espt_stats.smc_writes++;
+            trace_espt_fallback(cpu->cpu_index, addr, "code page");
+            espt_fallback(cpu, retaddr);
+        }
+        prot |= PROT_WRITE;
+    } else if (!cpu_physical_memory_is_clean(ram)) {
+        /*
+         * Map writable at once if a store would be allowed, saving a
+         * second fault.  A refused non-faulting probe installs nothing,
+         * and an allowed one installs an entry that also grants the read.
+         */
+        void *h2;
+        CPUTLBEntryFull *f2;
+        int wf = probe_access_full(env, addr, MMU_DATA_STORE, espt_mmu_idx,
+                                   true, &h2, &f2, retaddr);
+
+        if (!(wf & (TLB_INVALID_MASK | TLB_MMIO | TLB_WATCHPOINT |
+                    TLB_DISCARD_WRITE)) && h2 == host) {
+            prot |= PROT_WRITE;
+        }
+    }
+    qemu_mutex_lock(&espt.lock);
+    if (!espt_map(t, addr & ~(ESPT_PAGE - 1), host, prot, lg) || t->stale) {
+        qemu_mutex_unlock(&espt.lock);
+        espt_stats.fallbacks_io++;
+        trace_espt_fallback(cpu->cpu_index, addr, "cannot map");
+        if (t->stale) {
+            /* Emptying it for the budget failed: softmmu from now on. */
+            cpu->tcg_cflags &= ~CF_ESPT;
+        }
+        espt_fallback(cpu, retaddr);
+    }
+    qemu_mutex_unlock(&espt.lock);
+    if (lg > ESPT_PAGE_BITS) {
+        espt_map_large(cpu, t, addr, prot, lg, retaddr);
+    }
+}
+
+static bool espt_pc_in_code(uintptr_t pc)
+{
+    /*
+     * The whole code buffer, not this thread's region of it: with MTTCG a
+     * vCPU runs TBs that other vCPU threads translated.
+     */
+    return in_code_gen_buffer((const void *)(pc - tcg_splitwx_diff));
+}
+
+/* The SIGSEGV handler (SA_SIGINFO), installed by espt_accel_init(). */
+void espt_sigsegv(int sig, siginfo_t *info, void *puc)
+{
+    ucontext_t *uc = puc;
+    uintptr_t pc = uc->uc_mcontext.gregs[REG_RIP];
+    uintptr_t a = (uintptr_t)info->si_addr;
+    EsptTable *t = espt_thread_table;
+    CPUState *cpu = current_cpu;
+    sigset_t set;
+    uint64_t off;
+
+    if (!t || !cpu || !espt_pc_in_code(pc) || a < (uintptr_t)t->base ||
+        a >= (uintptr_t)t->base + ESPT_STRIDE) {
+        /* Not ours: a real crash stays a crash. */
+        sigaction(SIGSEGV, &espt.old_segv, NULL);
+        return;
+    }
+    off = a - (uintptr_t)t->base;
+
+    /* We may longjmp back to the cpu loop: unblock SIGSEGV first. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGSEGV);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+    /* As for return addresses, restore_state looks before the pc. */
+    pc += GETPC_ADJ;
+    if (off >= ESPT_REGION_SIZE) {
+        /* The tail of an access that wrapped past 4 GiB. */
+        espt_stats.fallbacks_wrap++;
+        trace_espt_fallback(cpu->cpu_index, off, "wraps 4 GiB");
+        espt_fallback(cpu, pc);
+    }
+    espt_fault(cpu, t, off, uc->uc_mcontext.gregs[REG_ERR] & 2, pc);
+}

@@ -1,0 +1,226 @@
+/*
+ * qemu-espt: state shared by the files of the shadow page table manager.
+ *
+ * Each vCPU owns one shadow table per guest ASID: a 4 GiB host region
+ * (plus a guard) reserved PROT_NONE at start, whose byte at offset A is
+ * guest virtual address A as user mode sees it.  The vCPU thread's GS
+ * base points at the current one, and TBs translated with CF_ESPT access
+ * user memory as GS:[addr32].
+ *
+ * Invariant: a page is mapped in a vCPU's table only while the same
+ * vCPU's softmmu TLB could hold the same translation for the ESPT mmu
+ * index, with no more permission than a TLB hit would give.  So the table
+ * is filled from QEMU's own TLB fill (on a host fault), and emptied by
+ * every softmmu flush that covers that mmu index.  Pages holding
+ * translated code are mapped read-only in every alias, so that writes
+ * take the softmmu's self-modifying-code path.
+ *
+ * The manager, by concern (docs/espt.md):
+ *   espt-table.c    tables, host mappings, reverse map, page budget
+ *   espt-flush.c    the softmmu's TLB maintenance, followed in the tables
+ *   espt-jc.c       the per-table jump caches of CF_ESPT TBs
+ *   tb-jc-keep.c    cpu->tb_jmp_cache kept across flushes (not ESPT's own)
+ *   espt-fault.c    the SIGSEGV handler: shadow faults and fallbacks
+ *   espt-policy.c   which TBs get CF_ESPT, GS base, cold periods
+ *   espt-init.c     switches, host and run checks, RAM, userfaultfd, setup
+ *   espt-monitor.c  'info espt' and query-espt
+ *
+ * Copyright (c) 2026 qemu-espt developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#ifndef ACCEL_TCG_ESPT_INTERNAL_H
+#define ACCEL_TCG_ESPT_INTERNAL_H
+
+#include "qemu/bitmap.h"
+#include "qemu/thread.h"
+#include "exec/exec-all.h"
+#include "exec/espt.h"
+
+#define ESPT_REGION_SIZE   (1ULL << 32)
+#define ESPT_GUARD_SIZE    (64 * 1024)
+#define ESPT_STRIDE        (ESPT_REGION_SIZE + ESPT_GUARD_SIZE)
+#define ESPT_PAGE_BITS     12
+#define ESPT_PAGE          (1 << ESPT_PAGE_BITS)
+
+/*
+ * Host VMAs: each mapped page is at most one VMA plus the PROT_NONE gap
+ * after it, so the budget of mapped pages is half of what
+ * vm.max_map_count leaves after QEMU's own mappings and one gap per table.
+ */
+#define ESPT_VMA_RESERVE   8192
+
+#define ESPT_ASIDS         256
+
+/*
+ * Where the TBs in a jump cache have code: a bitmap of 64 KiB granules of
+ * the 32-bit address space, marked with each TB's first and last byte.
+ */
+#define ESPT_CODE_SHIFT 16
+#define ESPT_CODE_BITS  (1 << (32 - ESPT_CODE_SHIFT))
+
+typedef struct EsptCpu EsptCpu;
+
+typedef struct EsptTable {
+    uint8_t *base;
+    GHashTable *pages;          /* guest vpage -> ram_addr of the page + 1 */
+    EsptContext ctx;            /* translation registers when filled */
+    vaddr large_addr;           /* like CPUTLBDesc: span of large pages */
+    vaddr large_mask;
+    /* 1 MiB granules that may hold pages: most flushes miss them all. */
+    unsigned long granules[BITS_TO_LONGS(4096)];
+    /*
+     * The virtual-PC cache of this address space's CF_ESPT TBs, used
+     * instead of cpu->tb_jmp_cache.  It caches user translations like the
+     * table's pages and is emptied with them, so kernel-only maintenance
+     * (DACR writes, kernel page flushes, ASID switches) that empties
+     * cpu->tb_jmp_cache keeps it.  Without page flushes to serve it can
+     * hash like user mode's cache (espt_jmp_cache_hash()) rather than by
+     * page: a flush of a page that may hold code of its TBs (code, in
+     * 64 KiB granules) empties it.  Allocated on first use, never freed.
+     */
+    EsptJumpCache *jc;
+    unsigned long *code;
+    bool jc_used;               /* jc may hold TBs */
+    EsptCpu *owner;
+    int asid;
+    /*
+     * The host refused to unmap or write-protect some of its pages (at
+     * vm.max_map_count, splitting a mapping fails with ENOMEM): it may
+     * hold stale or too permissive mappings.  Never used with CF_ESPT
+     * until espt_drop_all() manages to empty it; its pages stay in the
+     * bookkeeping meanwhile.  Set under espt.lock, read by the owner.
+     */
+    bool stale;
+} EsptTable;
+
+/* One vCPU: a shadow table per guest ASID. */
+struct EsptCpu {
+    EsptTable tables[ESPT_ASIDS];
+    /* tables with pages or cached TBs */
+    unsigned long live[BITS_TO_LONGS(ESPT_ASIDS)];
+    uint64_t user_state;        /* the target's user_state when filled */
+    uint8_t suppress;           /* inside a flush that keeps the tables */
+    int64_t window_start;       /* fault-rate window (ns) */
+    unsigned window_faults;
+    unsigned window_drops;      /* mapped pages dropped by flushes */
+    unsigned window_fallbacks;  /* accesses ESPT could not map */
+    int64_t cold_until;         /* softmmu TBs until then (ns), 0: none */
+    /* Hot counters, written by the vCPU's thread only: no shared line. */
+    uint64_t flush_page, jc_misses;
+};
+
+/* EsptCpu.suppress */
+enum {
+    ESPT_SUPPRESS_NONE,
+    ESPT_SUPPRESS_KEEP,         /* the flush cannot change user mappings */
+    ESPT_SUPPRESS_SCOPED,       /* the caller drops what it must itself */
+};
+
+/* One shadow mapping of a RAM page, in the reverse map. */
+typedef struct EsptAlias {
+    EsptTable *t;
+    uint32_t vpage;
+} EsptAlias;
+
+/* The manager's state (espt-table.c); lock guards tables and rmap. */
+typedef struct EsptState {
+    QemuMutex lock;
+    uint8_t *reserve;
+    int ncpus;
+    EsptCpu *cpus;              /* indexed by cpu_index */
+    GHashTable *rmap;           /* ram page -> GSList of EsptAlias */
+    long pages;                 /* mapped pages, all tables */
+    long budget;                /* most mapped pages, see ESPT_VMA_RESERVE */
+    uint64_t tables_live;
+    struct sigaction old_segv;
+    bool have_wrgsbase;
+} EsptState;
+extern EsptState espt;
+
+/* Statistics, shown by 'info espt' (espt-monitor.c). */
+typedef struct EsptStats {
+    uint64_t faults_read, faults_write, faults_prot;
+    uint64_t maps, remaps, fallbacks_io, fallbacks_wrap, smc_writes;
+    uint64_t flush_all, flush_range, flush_suppressed, flush_narrowed;
+    uint64_t flush_user_state, flush_context, flush_budget, write_protects;
+    uint64_t flush_asid, flush_code;
+    uint64_t table_switches, cold_periods, upgrades, maps_large;
+    uint64_t host_failures, tables_stale, inhibits, cold_fallbacks;
+} EsptStats;
+extern EsptStats espt_stats;
+
+/* The table this thread's GS base points at (espt_set_gs()). */
+extern __thread EsptTable *espt_thread_table;
+
+/* espt-init.c: the run's switches and state. */
+extern EsptMode espt_mode;
+/* Fall back to softmmu where ESPT would not pay (tcg,espt-adaptive=). */
+extern bool espt_adaptive;
+/* Why ESPT is off (NULL while it is on). */
+extern const char *espt_off_reason;
+/* Why no vCPU may use ESPT for now (NULL: they may); see espt_inhibit(). */
+extern const char *espt_inhibited;
+/* What the target registered; never NULL while espt_enabled. */
+extern const EsptTargetOps *espt_ops;
+
+static inline EsptCpu *espt_cpu(CPUState *cpu)
+{
+    assert(cpu->cpu_index < espt.ncpus);
+    return &espt.cpus[cpu->cpu_index];
+}
+
+static inline void espt_code_mark(unsigned long *code, uint32_t pc,
+                                  uint32_t size)
+{
+    set_bit(pc >> ESPT_CODE_SHIFT, code);
+    set_bit((uint32_t)(pc + MAX(size, 1) - 1) >> ESPT_CODE_SHIFT, code);
+}
+
+/* Whether a TB may have code on the page at vpage. */
+static inline bool espt_code_on_page(unsigned long *code, uint32_t vpage)
+{
+    /* As upstream: a TB that starts on the page before may reach it. */
+    return test_bit(vpage >> ESPT_CODE_SHIFT, code) ||
+           test_bit((uint32_t)(vpage - ESPT_PAGE) >> ESPT_CODE_SHIFT, code);
+}
+
+/* Whether a TB in the table's jc may hold code of the page at vpage. */
+static inline bool espt_jc_has_page(EsptTable *t, uint32_t vpage)
+{
+    return t->jc_used && espt_code_on_page(t->code, vpage);
+}
+
+/* espt-table.c; "locked": called with espt.lock held. */
+void espt_host_failed(const char *what, int err);
+bool espt_unmap_range(EsptTable *t, uint64_t start, uint64_t len);
+void espt_mark_stale(EsptTable *t);                         /* locked */
+void espt_forget_page(EsptTable *t, uint32_t vpage, ram_addr_t ram);
+void espt_drop_page(EsptTable *t, uint32_t vpage);          /* locked */
+void espt_set_live(EsptTable *t);                           /* locked */
+void espt_drop_all(EsptTable *t);                           /* locked */
+void espt_drop_cpu(EsptCpu *c);                             /* locked */
+bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
+              unsigned lg_page_size);                       /* locked */
+void espt_map_large(CPUState *cpu, EsptTable *t, uint32_t addr,
+                    int prot, unsigned lg, uintptr_t retaddr);
+bool espt_set_gs(EsptTable *t);
+
+/* espt-jc.c */
+void espt_jc_init(EsptTable *t);
+void espt_jc_empty(EsptTable *t);
+
+/* tb-jc-keep.c */
+void espt_jmp_cache_keep_init(int ncpus);
+void espt_jmp_cache_keep_note(CPUState *cpu, uint32_t pc, uint32_t size);
+uint64_t espt_jmp_cache_keep_pages_kept(void);
+
+/* espt-policy.c */
+void espt_count_fault(CPUState *cpu, EsptCpu *c);
+void espt_count_fallback(CPUState *cpu);
+
+/* espt-fault.c */
+void espt_sigsegv(int sig, siginfo_t *info, void *puc);
+
+#endif /* ACCEL_TCG_ESPT_INTERNAL_H */

@@ -1,0 +1,104 @@
+/*
+ * qemu-espt: the jump cache of each shadow table (docs/espt.md,
+ * invariant 7).
+ *
+ * A CF_ESPT TB only runs in user mode of its table's address space, so
+ * it is cached per table (EsptTable.jc, espt_thread_jc for the thread's
+ * current one) rather than in cpu->tb_jmp_cache, which every kernel-only
+ * flush empties.  The cache is emptied with the table's translations and
+ * when a flushed page may hold code of one of its TBs (the code granule
+ * bitmap EsptTable.code), and on tb_flush().
+ *
+ * Copyright (c) 2026 qemu-espt developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "cpu.h"
+#include "tcg/tcg.h"
+#include "espt-internal.h"
+
+__thread EsptJumpCache *espt_thread_jc;
+
+static void espt_jc_clear(EsptJumpCache *jc)
+{
+    int i;
+
+    for (i = 0; i < ARRAY_SIZE(jc->entry); i++) {
+        qatomic_set(&jc->entry[i], 0);
+    }
+}
+
+/* A table is about to become a thread's current one for the first time. */
+void espt_jc_init(EsptTable *t)
+{
+    EsptJumpCache *jc = g_new0(EsptJumpCache, 1);
+
+    /* This thread's TCG region: within the one code buffer. */
+    jc->base = (uintptr_t)tcg_ctx->code_gen_buffer;
+    /* Other threads only read it, in espt_tb_flush() (exclusive). */
+    t->code = bitmap_new(ESPT_CODE_BITS);
+    qatomic_set(&t->jc, jc);
+}
+
+/* Forget the table's cached TBs and where they had code. */
+void espt_jc_empty(EsptTable *t)
+{
+    espt_jc_clear(t->jc);
+    bitmap_zero(t->code, ESPT_CODE_BITS);
+}
+
+/*
+ * @tb goes into a jump cache for @pc.  A CF_ESPT TB goes into
+ * espt_thread_jc, here, marking the code granules it spans so that
+ * flushes of its pages find it.  Any other goes into cpu->tb_jmp_cache,
+ * by the caller: tb-jc-keep.c notes its mmu index and code.  One
+ * out-of-line call for both keeps the miss path of tb_lookup() short.
+ */
+bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
+                        uint64_t pc)
+{
+    EsptTable *t = espt_thread_table;
+    intptr_t off;
+    uint64_t e;
+
+    if (!(tb_cflags(tb) & CF_ESPT)) {
+        if (espt_enabled) {
+            espt_jmp_cache_keep_note(cpu, pc, tb->size);
+        }
+        return false;
+    }
+    t->owner->jc_misses++;
+    espt_code_mark(t->code, pc, tb->size);
+    if (unlikely(!t->jc_used)) {
+        qemu_mutex_lock(&espt.lock);
+        t->jc_used = true;
+        espt_set_live(t);
+        qemu_mutex_unlock(&espt.lock);
+    }
+    off = (uintptr_t)tb - t->jc->base;
+    e = (uint64_t)(uint32_t)off << 32 | (uint32_t)pc;
+    /* Out of reach, or the empty word: leave it to the TB hash table. */
+    if (off == (int32_t)off && e) {
+        qatomic_set(&t->jc->entry[espt_jmp_cache_hash(pc)], e);
+    }
+    return true;
+}
+
+/* tb_flush() frees every TB: forget them (all vCPUs are stopped). */
+void espt_tb_flush(void)
+{
+    int i, j;
+
+    if (!espt_enabled) {
+        return;
+    }
+    for (i = 0; i < espt.ncpus; i++) {
+        for (j = 0; j < ESPT_ASIDS; j++) {
+            if (espt.cpus[i].tables[j].jc_used) {
+                espt_jc_clear(espt.cpus[i].tables[j].jc);
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+/*
+ * qemu-espt: which TBs of a vCPU use the shadow table (CF_ESPT), and
+ * when a vCPU runs softmmu TBs for a while instead.
+ *
+ * espt_update() decides CF_ESPT where the state it depends on changes
+ * (entry to cpu_exec(), the target's TB flag rebuilds), never per TB
+ * lookup: the target's ops say whether the vCPU runs code ESPT can serve
+ * and which address space it is in; that picks the table and the
+ * thread's GS base.  The adaptive policy (tcg,espt-adaptive=, invariant
+ * 5) sends a vCPU to softmmu for a while where ESPT would not pay.
+ *
+ * Copyright (c) 2026 qemu-espt developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/timer.h"
+#include "cpu.h"
+#include "hw/core/cpu.h"
+#include "espt-internal.h"
+
+/*
+ * A shadow fault costs about 8 us, and unmapping the page again a few
+ * more; a softmmu TLB refill a fraction of a microsecond.  Mappings that
+ * stay pay that back, mappings that the guest flushes soon after do not
+ * (mmap churn, fork/exec).  A vCPU that takes more than ESPT_COLD_FAULTS
+ * shadow faults in ESPT_COLD_WINDOW_NS (about 13% of its time in faults)
+ * while its flushes drop more than ESPT_COLD_DROPS mapped pages runs
+ * softmmu TBs for ESPT_COLD_NS, then ESPT again.  A program filling new
+ * memory (first touch, no drops) stays on ESPT.  Counted per vCPU, not per
+ * table: short-lived processes each get a fresh table.
+ */
+#define ESPT_COLD_WINDOW_NS  (4 * 1000 * 1000)
+#define ESPT_COLD_FAULTS     64
+#define ESPT_COLD_DROPS      16
+#define ESPT_COLD_NS         (20 * 1000 * 1000)
+/*
+ * A new address space (a table used under other translation registers
+ * than before: a new process) starts on softmmu: a short-lived process
+ * (fork/exec, shell pipelines) would pay a shadow fault for every page it
+ * touches and never win it back.
+ */
+#define ESPT_NEW_AS_NS       (10 * 1000 * 1000)
+
+/* Softmmu TBs for ESPT_COLD_NS from @now on (invariant 5). */
+static void espt_go_cold(CPUState *cpu, EsptCpu *c, int64_t now)
+{
+    c->cold_until = now + ESPT_COLD_NS;
+    espt_stats.cold_periods++;
+    /* TBs looked up from now on run on softmmu; see espt_update(). */
+    cpu->tcg_cflags &= ~CF_ESPT;
+}
+
+/* @cpu takes a shadow fault (@c is its EsptCpu). */
+void espt_count_fault(CPUState *cpu, EsptCpu *c)
+{
+    int64_t now = get_clock();
+
+    if (now - c->window_start > ESPT_COLD_WINDOW_NS) {
+        c->window_start = now;
+        c->window_faults = 0;
+        c->window_drops = 0;
+        c->window_fallbacks = 0;
+    }
+    if (++c->window_faults > ESPT_COLD_FAULTS &&
+        c->window_drops > ESPT_COLD_DROPS && espt_adaptive) {
+        /* Faulting faster than ESPT pays back: softmmu for a while. */
+        c->window_faults = 0;
+        espt_go_cold(cpu, c, now);
+    }
+}
+
+/* @cpu runs an access on softmmu that ESPT could not serve. */
+void espt_count_fallback(CPUState *cpu)
+{
+    EsptCpu *c = espt_cpu(cpu);
+
+    /*
+     * Some pages can never be mapped: RAM without a shared fd (display
+     * memory), hugetlbfs RAM (a 4 KiB mmap of it fails), I/O, and pages
+     * that hold both code and the data a JIT keeps storing to.  Each
+     * access there costs a host fault and a one-instruction TB, forever:
+     * a vCPU that keeps hitting them runs softmmu TBs for a while, as
+     * after a fault storm (invariant 5).
+     */
+    if (espt_adaptive && ++c->window_fallbacks > ESPT_COLD_FAULTS) {
+        c->window_fallbacks = 0;
+        espt_stats.cold_fallbacks++;
+        espt_go_cold(cpu, c, get_clock());
+    }
+}
+
+/* CF_ESPT for this vCPU now, making its table the thread's current one. */
+static uint32_t espt_cflags_now(CPUState *cpu)
+{
+    const EsptTargetOps *ops = espt_ops;
+    EsptCpu *c;
+    EsptTable *t;
+    EsptContext ctx;
+    uint64_t us;
+    int asid;
+
+    if (!ops->user_ok(cpu) || qatomic_read(&espt_inhibited)) {
+        return 0;
+    }
+    c = espt_cpu(cpu);
+    /*
+     * Entering user mode: state outside the TLB that user translations
+     * depend on (DACR) may have changed under a suppressed flush.
+     */
+    us = ops->user_state(cpu);
+    if (unlikely(us != c->user_state)) {
+        qemu_mutex_lock(&espt.lock);
+        espt_drop_cpu(c);
+        c->user_state = us;
+        espt_stats.flush_user_state++;
+        qemu_mutex_unlock(&espt.lock);
+        /* The softmmu TLB may hold entries made under the old state too. */
+        tlb_flush_by_mmuidx(cpu, 1 << espt_mmu_idx);
+    }
+    /* One table per ASID: a context switch only moves the GS base. */
+    asid = ops->context(cpu, &ctx);
+    t = &c->tables[asid];
+    if (unlikely(memcmp(&ctx, &t->ctx, sizeof(ctx)))) {
+        /* Same ASID, other translation registers: start it again. */
+        qemu_mutex_lock(&espt.lock);
+        if (test_bit(asid, c->live)) {
+            espt_drop_all(t);
+            espt_stats.flush_context++;
+        }
+        t->ctx = ctx;
+        qemu_mutex_unlock(&espt.lock);
+        if (espt_adaptive) {
+            c->cold_until = get_clock() + ESPT_NEW_AS_NS;
+            espt_stats.cold_periods++;
+        }
+    }
+    if (unlikely(qatomic_read(&t->stale))) {
+        /* See EsptTable.stale: try to empty it again, else softmmu. */
+        qemu_mutex_lock(&espt.lock);
+        espt_drop_all(t);
+        qemu_mutex_unlock(&espt.lock);
+        if (t->stale) {
+            return 0;
+        }
+    }
+    if (unlikely(espt_thread_table != t)) {
+        if (!espt_set_gs(t)) {
+            return 0;
+        }
+        espt_stats.table_switches++;
+    }
+    if (unlikely(c->cold_until)) {
+        if (get_clock() < c->cold_until) {
+            return 0;
+        }
+        c->cold_until = 0;
+    }
+    return CF_ESPT;
+}
+
+void espt_update(CPUState *cpu)
+{
+    uint32_t f = 0;
+
+    if (!espt_enabled) {
+        return;
+    }
+    /*
+     * Only on the vCPU's own thread (the GS base is per thread); anywhere
+     * else (reset, incoming migration) clear it: cpu_exec() recomputes
+     * it before the vCPU runs again.
+     */
+    if (cpu == current_cpu) {
+        f = espt_cflags_now(cpu);
+    }
+    cpu->tcg_cflags = (cpu->tcg_cflags & ~CF_ESPT) | f;
+}

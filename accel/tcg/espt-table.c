@@ -1,0 +1,400 @@
+/*
+ * qemu-espt: shadow tables, their host mappings, the reverse map and the
+ * budget of mapped pages.
+ *
+ * A table is a reserved 4 GiB region (espt-internal.h); its pages are
+ * MAP_SHARED aliases of guest RAM pages, of the memfd that QEMU uses too,
+ * recorded in the table's page hash and in the reverse map from RAM page
+ * to aliases, so that the flush hooks (espt-flush.c) can drop them by
+ * virtual page and write-protect them by RAM page.  Every host mapping
+ * call may fail: nothing aborts, and no alias is left that grants more
+ * than the softmmu would (docs/espt.md, invariant 10).
+ *
+ * Copyright (c) 2026 qemu-espt developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "cpu.h"
+#include "exec/ram_addr.h"
+#include "trace.h"
+#include "espt-internal.h"
+
+#include <sys/mman.h>
+#include <asm/prctl.h>
+#include <sys/syscall.h>
+
+EsptState espt;
+EsptStats espt_stats;
+__thread EsptTable *espt_thread_table;
+
+static void espt_rmap_del(EsptTable *t, uint32_t vpage, ram_addr_t ram)
+{
+    GSList *l = g_hash_table_lookup(espt.rmap, (gpointer)(uintptr_t)ram);
+    GSList *it;
+
+    for (it = l; it; it = it->next) {
+        EsptAlias *a = it->data;
+
+        if (a->t == t && a->vpage == vpage) {
+            l = g_slist_delete_link(l, it);
+            g_free(a);
+            break;
+        }
+    }
+    if (l) {
+        g_hash_table_insert(espt.rmap, (gpointer)(uintptr_t)ram, l);
+    } else {
+        g_hash_table_remove(espt.rmap, (gpointer)(uintptr_t)ram);
+    }
+}
+
+/*
+ * Every host mapping call of the manager can fail: splitting a mapping
+ * at vm.max_map_count gives ENOMEM, and other parts of QEMU share that
+ * limit.  None may abort or leave a mapping that grants more than the
+ * softmmu would: each failure is counted (host-failures), and the caller
+ * empties tables or runs the access on softmmu instead.
+ */
+void espt_host_failed(const char *what, int err)
+{
+    if (qatomic_fetch_inc(&espt_stats.host_failures) == 0) {
+        warn_report("espt: the host refused a shadow mapping (%s: %s); "
+                    "ESPT empties tables or runs such accesses on softmmu "
+                    "('info espt': host-failures)", what, strerror(err));
+    }
+}
+
+/*
+ * Back to reserved address space (PROT_NONE, keeping the reservation: a
+ * munmap could let another mmap take the range).
+ */
+bool espt_unmap_range(EsptTable *t, uint64_t start, uint64_t len)
+{
+    void *p = mmap(t->base + start, len, PROT_NONE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+                   -1, 0);
+
+    if (p == MAP_FAILED) {
+        espt_host_failed("unmap", errno);
+        return false;
+    }
+    return true;
+}
+
+/* See EsptTable.stale; called with espt.lock held. */
+void espt_mark_stale(EsptTable *t)
+{
+    if (!t->stale) {
+        espt_stats.tables_stale++;
+        trace_espt_flush(t->owner - espt.cpus, "stale", t->asid);
+    }
+    qatomic_set(&t->stale, true);
+    espt_set_live(t);           /* so that flushes try to empty it again */
+}
+
+/* Forget a page that is no longer mapped; called with espt.lock held. */
+void espt_forget_page(EsptTable *t, uint32_t vpage, ram_addr_t ram)
+{
+    espt_rmap_del(t, vpage, ram);
+    g_hash_table_remove(t->pages, GUINT_TO_POINTER(vpage));
+    espt.pages--;
+}
+
+/* Drop one page; called with espt.lock held. */
+void espt_drop_page(EsptTable *t, uint32_t vpage)
+{
+    gpointer v;
+
+    if (!t->pages) {
+        return;
+    }
+    v = g_hash_table_lookup(t->pages, GUINT_TO_POINTER(vpage));
+    if (!v) {
+        return;
+    }
+    if (!espt_unmap_range(t, vpage, ESPT_PAGE)) {
+        /*
+         * Unmapping one page splits a host mapping; unmapping the whole
+         * table replaces all of them by one, which the host can do.
+         */
+        espt_drop_all(t);
+        return;
+    }
+    espt_forget_page(t, vpage, (ram_addr_t)(uintptr_t)v - 1);
+    t->owner->window_drops++;
+}
+
+/* Mark a table live (holding pages or TBs); called with espt.lock held. */
+void espt_set_live(EsptTable *t)
+{
+    if (!test_bit(t->asid, t->owner->live)) {
+        set_bit(t->asid, t->owner->live);
+        espt.tables_live++;
+    }
+}
+
+/* Drop the whole table; called with espt.lock held. */
+void espt_drop_all(EsptTable *t)
+{
+    GHashTableIter it;
+    gpointer k, v;
+
+    if (!test_bit(t->asid, t->owner->live)) {
+        return;
+    }
+    if (t->jc_used) {
+        espt_jc_empty(t);
+        t->jc_used = false;
+    }
+    if (t->pages && g_hash_table_size(t->pages)) {
+        if (!espt_unmap_range(t, 0, ESPT_REGION_SIZE)) {
+            /* Keep its pages on record; see EsptTable.stale. */
+            espt_mark_stale(t);
+            return;
+        }
+        g_hash_table_iter_init(&it, t->pages);
+        while (g_hash_table_iter_next(&it, &k, &v)) {
+            espt_rmap_del(t, GPOINTER_TO_UINT(k),
+                          (ram_addr_t)(uintptr_t)v - 1);
+            espt.pages--;
+            t->owner->window_drops++;
+        }
+        g_hash_table_remove_all(t->pages);
+    } else if (t->stale) {
+        /* A failed mmap may have left a hole in its reservation. */
+        if (!espt_unmap_range(t, 0, ESPT_REGION_SIZE)) {
+            return;
+        }
+    }
+    qatomic_set(&t->stale, false);
+    bitmap_zero(t->granules, 4096);
+    t->large_addr = -1;
+    t->large_mask = 0;
+    clear_bit(t->asid, t->owner->live);
+    espt.tables_live--;
+}
+
+/* Every table of a vCPU; called with espt.lock held. */
+void espt_drop_cpu(EsptCpu *c)
+{
+    int i;
+
+    for (i = find_first_bit(c->live, ESPT_ASIDS); i < ESPT_ASIDS;
+         i = find_next_bit(c->live, ESPT_ASIDS, i + 1)) {
+        espt_drop_all(&c->tables[i]);
+    }
+}
+
+/*
+ * Map the guest RAM page at QEMU's @host at @vpage of @t with @prot, from
+ * a walk that found a page of 1 << @lg_page_size bytes.  False where it
+ * cannot be mapped: the caller runs the access on softmmu.  Called with
+ * espt.lock held.
+ */
+bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
+              unsigned lg_page_size)
+{
+    RAMBlock *rb;
+    ram_addr_t offset, ram;
+    void *p;
+    gpointer old;
+    int fd;
+
+    rb = qemu_ram_block_from_host(host, false, &offset);
+    if (!rb) {
+        return false;
+    }
+    fd = qemu_ram_get_fd(rb);
+    if (fd < 0 || !qemu_ram_is_shared(rb)) {
+        return false;
+    }
+    ram = qemu_ram_get_offset(rb) + (offset & ~(ram_addr_t)(ESPT_PAGE - 1));
+
+    if (espt.pages >= espt.budget) {
+        /* Budget of host VMAs: drop this vCPU's other tables, then it. */
+        int i;
+
+        for (i = find_first_bit(t->owner->live, ESPT_ASIDS); i < ESPT_ASIDS;
+             i = find_next_bit(t->owner->live, ESPT_ASIDS, i + 1)) {
+            if (&t->owner->tables[i] != t) {
+                espt_drop_all(&t->owner->tables[i]);
+            }
+        }
+        if (espt.pages >= espt.budget) {
+            espt_drop_all(t);
+        }
+        espt_stats.flush_budget++;
+    }
+    /*
+     * Translated code may have appeared on the page since the caller's
+     * probe (another vCPU, MTTCG), or dirty logging may have cleared it.
+     * The dirty bits are cleared before espt_reset_dirty() takes the
+     * lock, so checking them here, under the lock, cannot miss it.
+     */
+    if ((prot & PROT_WRITE) && cpu_physical_memory_is_clean(ram)) {
+        prot &= ~PROT_WRITE;
+    }
+    old = t->pages ? g_hash_table_lookup(t->pages, GUINT_TO_POINTER(vpage))
+                   : NULL;
+    if (old && (ram_addr_t)(uintptr_t)old - 1 == ram) {
+        /* Same guest page, other permission (read-only -> writable). */
+        if (mprotect(t->base + vpage, ESPT_PAGE, prot) == 0) {
+            espt_stats.upgrades++;
+            return true;
+        }
+        espt_host_failed("upgrade", errno);     /* map it again instead */
+    }
+    p = mmap(t->base + vpage, ESPT_PAGE, prot,
+             MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd,
+             offset & ~(ram_addr_t)(ESPT_PAGE - 1));
+    if (p == MAP_FAILED) {
+        int err = errno;
+
+        espt_host_failed("map", err);
+        /*
+         * A failed MAP_FIXED may have unmapped what was there: reserve
+         * the page again, and forget the page it held.
+         */
+        if (old) {
+            espt_drop_page(t, vpage);
+        } else if (!espt_unmap_range(t, vpage, ESPT_PAGE)) {
+            espt_mark_stale(t);
+        }
+        if (err == ENOMEM && espt.pages) {
+            /* Out of host mappings: free this vCPU's. */
+            espt_drop_cpu(t->owner);
+            espt_stats.flush_budget++;
+        }
+        return false;
+    }
+    if (!t->pages) {
+        t->pages = g_hash_table_new(NULL, NULL);
+    }
+    espt_set_live(t);
+    old = g_hash_table_lookup(t->pages, GUINT_TO_POINTER(vpage));
+    if (old) {
+        espt_rmap_del(t, vpage, (ram_addr_t)(uintptr_t)old - 1);
+        espt.pages--;
+        espt_stats.remaps++;
+    }
+    g_hash_table_insert(t->pages, GUINT_TO_POINTER(vpage),
+                        (gpointer)(uintptr_t)(ram + 1));
+    set_bit(vpage >> 20, t->granules);
+    {
+        EsptAlias *a = g_new(EsptAlias, 1);
+        GSList *l = g_hash_table_lookup(espt.rmap, (gpointer)(uintptr_t)ram);
+
+        a->t = t;
+        a->vpage = vpage;
+        g_hash_table_insert(espt.rmap, (gpointer)(uintptr_t)ram,
+                            g_slist_prepend(l, a));
+    }
+    espt.pages++;
+    espt_stats.maps++;
+    trace_espt_map(t->owner - espt.cpus, t->asid, vpage, ram, prot);
+    if (lg_page_size > 12) {
+        vaddr lp_mask = ~(((vaddr)1 << lg_page_size) - 1);
+        vaddr lp_addr = vpage & lp_mask;
+
+        if (t->large_addr == (vaddr)-1) {
+            t->large_addr = lp_addr;
+            t->large_mask = lp_mask;
+        } else {
+            lp_mask &= t->large_mask;
+            while (((t->large_addr ^ lp_addr) & lp_mask) != 0) {
+                lp_mask <<= 1;
+            }
+            t->large_mask = lp_mask;
+            t->large_addr &= lp_mask;
+        }
+    }
+    return true;
+}
+
+/*
+ * The walk of @addr found a large guest page (64 KiB page, 1 MiB section,
+ * 16 MiB supersection), and espt_map() has just mapped the faulting 4 KiB
+ * of it with @prot.  Its other pages translate the same way: map them now
+ * (up to the 1 MiB around @addr) rather than take a fault for each.  Each
+ * goes through the softmmu's own fill, as a load so that no code is
+ * invalidated, and is left alone where that says I/O, watchpoint or not
+ * RAM; espt_map() keeps pages with translated code read-only.  The probes
+ * run before taking the lock: a fill may do anything a guest access does.
+ */
+#define ESPT_LARGE_MAX  (1u << 20)
+
+void espt_map_large(CPUState *cpu, EsptTable *t, uint32_t addr,
+                    int prot, unsigned lg, uintptr_t retaddr)
+{
+    CPUArchState *env = cpu->env_ptr;
+    uint32_t span = MIN(1u << lg, ESPT_LARGE_MAX);
+    uint32_t base = addr & -span, va;
+    void *hosts[ESPT_LARGE_MAX / ESPT_PAGE];
+    uint8_t prots[ESPT_LARGE_MAX / ESPT_PAGE];
+    CPUTLBEntryFull *full;
+    RAMBlock *rb;
+    ram_addr_t off;
+    int flags, i;
+
+    for (va = base, i = 0; va - base < span; va += ESPT_PAGE, i++) {
+        hosts[i] = NULL;
+        prots[i] = prot;
+        if (va == (addr & -ESPT_PAGE)) {
+            continue;
+        }
+        flags = probe_access_full(env, va, MMU_DATA_LOAD, espt_mmu_idx, true,
+                                  &hosts[i], &full, retaddr);
+        rb = hosts[i] ? qemu_ram_block_from_host(hosts[i], false, &off) : NULL;
+        if ((flags & (TLB_INVALID_MASK | TLB_MMIO | TLB_WATCHPOINT |
+                      TLB_DISCARD_WRITE)) || full->lg_page_size != lg || !rb) {
+            hosts[i] = NULL;
+            continue;
+        }
+        /*
+         * The load probe says nothing of what a store would meet: grant
+         * write only where the softmmu would let a store through without
+         * a trap (guest permission, no write watchpoint, writable RAM).
+         * Elsewhere a store faults and takes the usual path.
+         */
+        if ((prot & PROT_WRITE) &&
+            (!(full->prot & PAGE_WRITE) || rb->mr->readonly ||
+             (cpu_watchpoint_address_matches(cpu, va, ESPT_PAGE) &
+              BP_MEM_WRITE))) {
+            prots[i] = PROT_READ;
+        }
+    }
+    qemu_mutex_lock(&espt.lock);
+    if (espt.pages + span / ESPT_PAGE <= espt.budget && t->pages) {
+        for (va = base, i = 0; va - base < span; va += ESPT_PAGE, i++) {
+            if (hosts[i] &&
+                !g_hash_table_lookup(t->pages, GUINT_TO_POINTER(va)) &&
+                espt_map(t, va, hosts[i], prots[i], lg)) {
+                espt_stats.maps_large++;
+            }
+        }
+    }
+    qemu_mutex_unlock(&espt.lock);
+}
+
+/*
+ * Make @t the current table of this (its owner's) thread: the GS base
+ * points at it.  False, with GS unchanged, if the host refused.
+ */
+bool espt_set_gs(EsptTable *t)
+{
+    if (!t->jc) {
+        espt_jc_init(t);
+    }
+    if (espt.have_wrgsbase) {
+        asm volatile("wrgsbase %0" : : "r"(t->base) : "memory");
+    } else if (syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)t->base)) {
+        espt_host_failed("set GS base", errno);
+        return false;           /* GS is unchanged: no CF_ESPT */
+    }
+    espt_thread_table = t;
+    espt_thread_jc = t->jc;
+    return true;
+}
