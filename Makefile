@@ -1,10 +1,13 @@
 # qemu-espt top-level Makefile.
 #
-#   make            assemble/refresh build/src, build, link ./qemu-system-arm
+#   make            assemble/refresh the selected base, build, link ./qemu-system-arm
 #   make guest      fetch Debian armhf kernels, build the test initramfs
-#   make check      build everything and run every test
+#   make check      build everything and run every test on the selected base
 #   make demo       the main job: boot the default guest and run a workload
 #   make bench      benchmarks: softmmu vs ESPT vs user mode (BENCHFLAGS=...)
+#   make build-B    build base B (7.2, 10.0) in build/B without selecting it
+#   make check-B    run the tests (TESTFLAGS=...) on base B's build
+#   make check-series  prove every patch of the selected base's series builds
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -18,30 +21,50 @@ PYTHON ?= python3
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 
-.PHONY: all build guest bench-image bench check demo clean distclean help
+BASES := 7.2 10.0
+
+.PHONY: all build guest bench-image bench check demo clean distclean help \
+	check-series $(addprefix build-,$(BASES)) $(addprefix check-,$(BASES))
 
 all: build
 
 help:
-	@sed -n '3,9p' Makefile
+	@sed -n '3,12p' Makefile
 
 # configure is cheap when nothing changed: it re-verifies the base, re-applies
 # patches/ only if they changed, relinks our files, and re-runs upstream
 # configure only when its arguments changed.
+# ninja-obj DIR: build both binaries in DIR.  Run from the build tree,
+# QEMU looks for data files only under qemu-bundle/; the virt board's
+# default NIC wants efi-virtio.rom, which Debian ships in ipxe-qemu.
+define ninja-obj
+	@test -f $(1)/build.ninja
+	ninja -C $(1) qemu-system-arm qemu-arm
+	@mkdir -p $(1)/qemu-bundle/usr/local/share/qemu
+	@for f in /usr/lib/ipxe/qemu/*.rom; do \
+	    [ -e "$$f" ] && ln -sfn "$$f" $(1)/qemu-bundle/usr/local/share/qemu/; \
+	done; true
+endef
+
 build:
 	@./configure $(CONFIGURE_ARGS)
-	@test -f build/obj/build.ninja
-	ninja -C build/obj qemu-system-arm qemu-arm
-	@# Run from the build tree, QEMU looks for data files only under
-	@# qemu-bundle/; the virt board's default NIC wants efi-virtio.rom,
-	@# which Debian ships in ipxe-qemu.
-	@mkdir -p build/obj/qemu-bundle/usr/local/share/qemu
-	@for f in /usr/lib/ipxe/qemu/*.rom; do \
-	    [ -e "$$f" ] && ln -sfn "$$f" build/obj/qemu-bundle/usr/local/share/qemu/; \
-	done; true
+	$(call ninja-obj,build/obj)
 	@ln -sfn build/obj/qemu-system-arm qemu-system-arm
 	@ln -sfn build/obj/qemu-arm qemu-arm
 	@./qemu-system-arm --version | head -n 1
+
+# Another base, side by side with the selected one (its own arguments if
+# it was configured before).
+$(addprefix build-,$(BASES)): build-%:
+	@./configure --no-select $(or $(shell sed -n 's/^CONFIGURE_ARGS :=//p' build/$*/config.mk 2>/dev/null),--base=$*)
+	$(call ninja-obj,build/$*/obj)
+	@build/$*/obj/qemu-system-arm --version | head -n 1
+
+$(addprefix check-,$(BASES)): check-%: build-% guest bench-image
+	QEMU_ESPT_BASE=$* $(PYTHON) tests/run.py $(TESTFLAGS)
+
+check-series: build
+	scripts/check-series
 
 guest:
 	tests/guest/build.sh

@@ -9,9 +9,22 @@ import subprocess
 import tempfile
 
 from harness import test, check, Skip
-from guest import ROOT, BUILD
+from guest import ROOT, BUILD, TEST_BASE
 
 PINNED_SHA = "91aca71520040edc40b8d437aa3004dae614f58e286cf653ee8996c07af2962f"
+BASES = ("7.2", "10.0")
+
+
+def tested_base():
+    """The base under test: QEMU_ESPT_BASE, else the one configured last."""
+    if TEST_BASE:
+        return TEST_BASE
+    try:
+        text = open(os.path.join(BUILD, "config.mk")).read()
+    except OSError:
+        text = ""
+    m = re.search(r"(?m)^BASE := (\S+)", text)
+    return m.group(1) if m else "7.2"
 
 
 def configure(args, cwd=ROOT, env=None):
@@ -30,14 +43,16 @@ def expect_error(args, pattern, **kw):
           "error line %r does not match %r" % (lines[0], pattern))
 
 
-def source_package():
-    """The Debian source package configure used (cached in build/upstream)."""
-    dsc = sorted(glob.glob(os.path.join(BUILD, "upstream", "qemu_*.dsc")))
+def source_package(base=None):
+    """The Debian source package configure used for a base (cached in
+    build/<base>/upstream)."""
+    base = base or tested_base()
+    dsc = sorted(glob.glob(os.path.join(BUILD, base, "upstream", "qemu_*.dsc")))
     if dsc:
         return dsc[-1]
     # Configured with --qemu-source: use it if it is a Debian source package.
     try:
-        text = open(os.path.join(BUILD, "config.mk")).read()
+        text = open(os.path.join(BUILD, base, "config.mk")).read()
     except OSError:
         text = ""
     m = re.search(r"--qemu-source=(\S+)", text)
@@ -80,44 +95,70 @@ def _():
         expect_error(["--qemu-source=" + d], r"neither a QEMU source tree")
 
 
+@test("configure/unknown-base")
+def _():
+    expect_error(["--base=9.9"], r"unknown base '9\.9' \(choose one of: 7\.2 10\.0\)")
+    expect_error(["--base"], r"--base wants a value")
+
+
 @test("configure/tarball-checksum")
 def _():
     with tempfile.TemporaryDirectory() as d:
         tb = os.path.join(d, "qemu-7.2.0.tar.xz")
         with open(tb, "wb") as f:
             f.write(b"not really a tarball\n")
-        expect_error(["--qemu-source=" + tb], r"no known checksum for qemu-7\.2\.0\.tar\.xz")
-        expect_error(["--qemu-source=" + tb, "--qemu-sha256=" + "0" * 64],
+        b72 = ["--base=7.2"]
+        expect_error(b72 + ["--qemu-source=" + tb], r"no known checksum for qemu-7\.2\.0\.tar\.xz")
+        expect_error(b72 + ["--qemu-source=" + tb, "--qemu-sha256=" + "0" * 64],
                      r"checksum mismatch for qemu-7\.2\.0\.tar\.xz")
         # Named like the pinned tarball: the pinned checksum applies.
         pinned = os.path.join(d, "qemu_7.2+dfsg.orig.tar.xz")
         os.rename(tb, pinned)
-        expect_error(["--qemu-source=" + pinned],
+        expect_error(b72 + ["--qemu-source=" + pinned],
                      r"checksum mismatch .* expected " + PINNED_SHA)
+        # Each base has its own pins: 10.0's tarball under --base=10.0.
+        pinned10 = os.path.join(d, "qemu_10.0.13+ds.orig.tar.xz")
+        os.rename(pinned, pinned10)
+        expect_error(["--base=10.0", "--qemu-source=" + pinned10],
+                     r"checksum mismatch .* expected 6a0888e8")
+
+
+def dsc_orig(dsc):
+    """The orig tarball a .dsc lists."""
+    m = re.search(r"(?m)^ [0-9a-f]{64} \d+ (qemu_\S+\.orig\.tar\.\w+)$", open(dsc).read())
+    check(m, "%s lists no orig tarball" % dsc)
+    return m.group(1)
 
 
 @test("configure/dsc-checksum")
 def _():
-    dsc = source_package()
+    base = tested_base()
+    dsc = source_package(base)
+    orig_name = dsc_orig(dsc)
     with tempfile.TemporaryDirectory() as d:
         for f in glob.glob(os.path.join(os.path.dirname(dsc), "qemu_*")):
             if not f.endswith(".orig.tar.xz"):
                 shutil.copy(f, d)
-        orig = os.path.join(d, "qemu_7.2+dfsg.orig.tar.xz")
+        orig = os.path.join(d, orig_name)
         with open(orig, "wb") as f:
             f.write(b"tampered\n")
         copy = os.path.join(d, os.path.basename(dsc))
+        args = ["--base=" + base, "--qemu-source=" + copy]
         # The .dsc still has the real checksum: mismatch against the .dsc.
-        expect_error(["--qemu-source=" + copy],
-                     r"checksum mismatch for qemu_7\.2\+dfsg\.orig\.tar\.xz")
+        expect_error(args, r"checksum mismatch for " + re.escape(orig_name))
         # A .dsc rewritten to match the tampered file: the pin catches it.
         sha = subprocess.run(["sha256sum", orig], stdout=subprocess.PIPE,
                              check=True).stdout.split()[0].decode()
         text = open(copy).read()
-        text = re.sub(r"(?m)^ [0-9a-f]{64} (\d+) qemu_7\.2\+dfsg\.orig\.tar\.xz$",
-                      " %s 9 qemu_7.2+dfsg.orig.tar.xz" % sha, text)
+        text = re.sub(r"(?m)^ [0-9a-f]{64} (\d+) %s$" % re.escape(orig_name),
+                      " %s 9 %s" % (sha, orig_name), text)
         open(copy, "w").write(text)
-        expect_error(["--qemu-source=" + copy], r"expected " + PINNED_SHA)
+        expect_error(args, r"checksum mismatch for %s: got %s, expected [0-9a-f]{64}$"
+                     % (re.escape(orig_name), sha))
+        # The other base's .dsc is refused by name.
+        other = [b for b in BASES if b != base][0]
+        expect_error(["--base=" + other, "--qemu-source=" + copy],
+                     r"is qemu '.*', not %s \(see --base\)" % re.escape(other))
 
 
 @test("configure/missing-tool")
@@ -148,8 +189,8 @@ def git(tree, *args):
                           stderr=subprocess.STDOUT, check=True).stdout.decode()
 
 
-def series(root):
-    with open(os.path.join(root, "patches", "series")) as f:
+def series(root, base):
+    with open(os.path.join(root, "patches", base, "series")) as f:
         return [ln.strip() for ln in f if ln.strip() and not ln.startswith("#")]
 
 
@@ -158,18 +199,23 @@ def _():
     """A fresh copy assembles; pq export round-trips patches/ byte for byte;
     a new commit becomes a new patch; going back to the old series drops it;
     a patch that does not apply is named."""
-    dsc = source_package()
+    base = tested_base()
+    dsc = source_package(base)
+    pdir = os.path.join("patches", base)
     with tempfile.TemporaryDirectory() as d:
         copy_checkout(d)
-        src = ["--qemu-source=" + dsc, "--assemble-only"]
+        src = ["--base=" + base, "--qemu-source=" + dsc, "--assemble-only"]
         rc, out, err = configure(src, cwd=d)
         check(rc == 0, "assembling a fresh copy failed:\n" + err)
-        tree = os.path.join(d, "build", "src")
+        tree = os.path.join(d, "build", base, "src")
         subjects = git(tree, "log", "--format=%s", "--reverse", "upstream..espt").split("\n")[:-1]
-        check(len(subjects) == len(series(ROOT)),
-              "%d commits for %d patches" % (len(subjects), len(series(ROOT))))
-        check("stable v7.2.1..v7.2.22" in git(tree, "log", "-1", "--format=%s", "upstream"),
-              "base commit does not record the Debian stable series")
+        check(len(subjects) == len(series(ROOT, base)),
+              "%d commits for %d patches" % (len(subjects), len(series(ROOT, base))))
+        want = {"7.2": "stable v7.2.1..v7.2.22", "10.0": "QEMU 10.0.13 (Debian qemu"}[base]
+        check(want in git(tree, "log", "-1", "--format=%s", "upstream"),
+              "base commit does not record %r" % want)
+        check(os.readlink(os.path.join(d, "build", "src")) == base + "/src",
+              "build/src does not point at the assembled base")
         # Our own files are linked in, and our meson.build is hooked up.
         check(os.path.islink(os.path.join(tree, "qemu-espt", "meson.build")),
               "qemu-espt/meson.build not linked")
@@ -177,13 +223,14 @@ def _():
               "no subdir('qemu-espt') hook in the assembled meson.build")
 
         # Round trip.
-        p = subprocess.run([os.path.join(d, "scripts", "pq"), "export"], cwd=d,
+        pq = [os.path.join(d, "scripts", "pq"), "--base=" + base]
+        p = subprocess.run(pq + ["export"], cwd=d,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         check(p.returncode == 0, "pq export failed: " + p.stdout.decode())
-        check(series(d) == series(ROOT), "pq export changed the series")
-        for n in series(ROOT):
-            a = open(os.path.join(ROOT, "patches", n), "rb").read()
-            b = open(os.path.join(d, "patches", n), "rb").read()
+        check(series(d, base) == series(ROOT, base), "pq export changed the series")
+        for n in series(ROOT, base):
+            a = open(os.path.join(ROOT, pdir, n), "rb").read()
+            b = open(os.path.join(d, pdir, n), "rb").read()
             check(a == b, "pq export changed " + n)
 
         # Edit an upstream file, commit, export: a new patch.
@@ -194,15 +241,15 @@ def _():
             "-m", "test: a patch-queue edit")
         rc, out, err = configure(src, cwd=d)
         check(rc == 0, "configure with an unexported commit failed: " + err)
-        p = subprocess.run([os.path.join(d, "scripts", "pq"), "export"], cwd=d,
+        p = subprocess.run(pq + ["export"], cwd=d,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        check(p.returncode == 0 and len(series(d)) == len(series(ROOT)) + 1,
+        check(p.returncode == 0 and len(series(d, base)) == len(series(ROOT, base)) + 1,
               "export did not add a patch: " + p.stdout.decode())
-        check(series(d)[-1].endswith("test-a-patch-queue-edit.patch"),
-              "unexpected new patch name " + series(d)[-1])
+        check(series(d, base)[-1].endswith("test-a-patch-queue-edit.patch"),
+              "unexpected new patch name " + series(d, base)[-1])
 
         # Back to the original series: the edit disappears.
-        shutil.copy(os.path.join(ROOT, "patches", "series"), os.path.join(d, "patches", "series"))
+        shutil.copy(os.path.join(ROOT, pdir, "series"), os.path.join(d, pdir, "series"))
         rc, out, err = configure(src, cwd=d)
         check(rc == 0, "re-applying the old series failed: " + err)
         check("patch-queue test line" not in open(readme).read(),
@@ -212,16 +259,17 @@ def _():
         with open(readme, "a") as f:
             f.write("uncommitted\n")
         git(tree, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-a", "-m", "x")
-        shutil.copy(os.path.join(ROOT, "patches", series(ROOT)[-1]),
-                    os.path.join(d, "patches", "0099-dup.patch"))
-        with open(os.path.join(d, "patches", "series"), "a") as f:
+        shutil.copy(os.path.join(ROOT, pdir, series(ROOT, base)[-1]),
+                    os.path.join(d, pdir, "0099-dup.patch"))
+        with open(os.path.join(d, pdir, "series"), "a") as f:
             f.write("0099-dup.patch\n")
         expect_error(src, r"not in patches/", cwd=d)
 
         # A patch that does not apply is named.
-        with open(os.path.join(d, "patches", "0099-dup.patch"), "w") as f:
+        with open(os.path.join(d, pdir, "0099-dup.patch"), "w") as f:
             f.write(BROKEN_PATCH)
-        expect_error(src + ["--force"], r"patch patches/0099-dup\.patch does not apply", cwd=d)
+        expect_error(src + ["--force"],
+                     r"patch patches/%s/0099-dup\.patch does not apply" % re.escape(base), cwd=d)
 
 
 BROKEN_PATCH = """From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
@@ -242,3 +290,80 @@ diff --git a/VERSION b/VERSION
 --
 2.39.5
 """
+
+
+SOURCES_DEB822 = """Types: deb
+URIs: http://mirror.example/debian
+Suites: bookworm bookworm-updates bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: http://mirror.example/debian-security
+Suites: bookworm-security
+Components: main
+
+Types: deb
+URIs: http://other.example/apt
+Suites: nodistro
+Components: main
+"""
+
+SOURCES_LIST = """deb http://mirror.example/debian bookworm main contrib
+deb [arch=amd64 signed-by=/k.gpg] http://mirror.example/debian-security bookworm-security main
+deb-src http://mirror.example/debian bookworm main
+deb http://other.example/apt nodistro main
+"""
+
+
+def rewrite(kind, fmt, text, to=""):
+    """Run the private-apt rewrite of one sources file, as configure does
+    for a base from another Debian release."""
+    script = ('. scripts/lib/apt-private.sh; APT_PRIVATE_FROM=%s; APT_PRIVATE_TO=%s; '
+              'apt_private_rewrite_%s %s' % ("bookworm" if to else "", to, fmt, kind))
+    p = subprocess.run(["bash", "-c", script], cwd=ROOT, input=text.encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True)
+    return p.stdout.decode()
+
+
+@test("configure/apt-suite-switch")
+def _():
+    """10.0 comes from Debian 13: the machine's bookworm sources become
+    trixie ones in the private copy (updates and security too), suites of
+    other repositories and backports are left out, and nothing changes
+    without a switch."""
+    out = rewrite("src", "deb822", SOURCES_DEB822, "trixie")
+    check("Suites: trixie trixie-updates\n" in out, "main suites not switched:\n" + out)
+    check("Suites: trixie-security\n" in out, "security suite not switched:\n" + out)
+    check("backports" not in out and "nodistro" not in out and "other.example" not in out,
+          "suites of other releases kept:\n" + out)
+    check(out.count("Types: deb-src") == 2, "expected two deb-src stanzas:\n" + out)
+    out = rewrite("bin", "list", SOURCES_LIST, "trixie")
+    check(out.splitlines() == [
+        "deb http://mirror.example/debian trixie main contrib",
+        "deb [arch=amd64 signed-by=/k.gpg] http://mirror.example/debian-security trixie-security main"],
+        "one-line sources not switched as expected:\n" + out)
+    out = rewrite("src", "list", SOURCES_LIST)
+    check(out.splitlines()[0] == "deb-src http://mirror.example/debian bookworm main contrib"
+          and len(out.splitlines()) == 3, "without a switch the suites must stay:\n" + out)
+
+
+@test("configure/series-per-base")
+def _():
+    """Each base has its own series of patches, all with the same From:
+    spelling and a Signed-off-by, and each names upstream files only."""
+    froms = set()
+    for base in BASES:
+        names = series(ROOT, base)
+        check(names, "patches/%s/series is empty" % base)
+        on_disk = sorted(os.path.basename(f)
+                         for f in glob.glob(os.path.join(ROOT, "patches", base, "*.patch")))
+        check(sorted(names) == on_disk,
+              "patches/%s: series and files differ: %s" % (base, set(names) ^ set(on_disk)))
+        for n in names:
+            text = open(os.path.join(ROOT, "patches", base, n)).read()
+            m = re.search(r"(?m)^From: (.*)$", text)
+            check(m, "%s/%s has no From:" % (base, n))
+            froms.add(m.group(1))
+            check(re.search(r"(?m)^Signed-off-by: ", text), "%s/%s is not signed off" % (base, n))
+    check(len(froms) == 1, "more than one From: spelling: %s" % sorted(froms))

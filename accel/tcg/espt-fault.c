@@ -34,7 +34,7 @@ static G_NORETURN void espt_fallback(CPUState *cpu, uintptr_t retaddr)
 {
     espt_count_fallback(cpu);
     cpu_restore_state(cpu, retaddr);
-    cpu->cflags_next_tb = (curr_cflags(cpu) & ~CF_ESPT) | CF_LAST_IO |
+    cpu->cflags_next_tb = (curr_cflags(cpu) & ~CF_ESPT) | ESPT_CF_LAST_IO |
                           CF_NOIRQ | 1;
     cpu_loop_exit_noexc(cpu);
 }
@@ -43,7 +43,7 @@ static G_NORETURN void espt_fallback(CPUState *cpu, uintptr_t retaddr)
 static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
                        bool is_write, uintptr_t retaddr)
 {
-    CPUArchState *env = cpu->env_ptr;
+    CPUArchState *env = espt_cpu_env(cpu);
     CPUTLBEntryFull *full;
     EsptCpu *c = t->owner;
     void *host;
@@ -59,9 +59,9 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
     trace_espt_fault(cpu->cpu_index, t->asid, addr, is_write);
     espt_count_fault(cpu, c);
     /* Precise guest abort if the guest page tables say no. */
-    flags = probe_access_full(env, addr, is_write ? MMU_DATA_STORE :
-                              MMU_DATA_LOAD, espt_mmu_idx, false, &host,
-                              &full, retaddr);
+    flags = espt_probe_access_full(env, addr, is_write ? MMU_DATA_STORE :
+                                   MMU_DATA_LOAD, espt_mmu_idx, false, &host,
+                                   &full, retaddr);
     lg = full->lg_page_size;
     if (flags & (TLB_MMIO | TLB_WATCHPOINT | TLB_DISCARD_WRITE) || !host) {
         espt_stats.fallbacks_io++;
@@ -96,8 +96,9 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
          */
         void *h2;
         CPUTLBEntryFull *f2;
-        int wf = probe_access_full(env, addr, MMU_DATA_STORE, espt_mmu_idx,
-                                   true, &h2, &f2, retaddr);
+        int wf = espt_probe_access_full(env, addr, MMU_DATA_STORE,
+                                        espt_mmu_idx, true, &h2, &f2,
+                                        retaddr);
 
         if (!(wf & (TLB_INVALID_MASK | TLB_MMIO | TLB_WATCHPOINT |
                     TLB_DISCARD_WRITE)) && h2 == host) {

@@ -20,14 +20,8 @@
 #include "cpu.h"
 #include "exec/ram_addr.h"
 #include "hw/boards.h"
-#include "sysemu/hostmem.h"
 #include "qemu/memfd.h"
-#include "sysemu/cpus.h"
-#include "sysemu/sysemu.h"
-#include "sysemu/cpu-timers.h"
-#include "sysemu/replay.h"
 #include "migration/postcopy-ram.h"
-#include "sysemu/runstate.h"
 #include "espt-internal.h"
 
 #include <sys/mman.h>
@@ -125,7 +119,8 @@ bool espt_ram_backend_alloc(HostMemoryBackend *backend, const char *name,
         return false;
     }
     memory_region_init_ram_from_fd(&backend->mr, OBJECT(backend), name,
-                                   backend->size, ram_flags | RAM_SHARED, fd,
+                                   backend->size,
+                                   ESPT_RAM_SHARED_FLAGS(ram_flags), fd,
                                    0, &err);
     if (err) {
         close(fd);
@@ -183,7 +178,8 @@ void espt_uninhibit(void)
     qatomic_set(&espt_inhibited, NULL);
 }
 
-static int espt_postcopy_notify(NotifierWithReturn *n, void *data)
+static int espt_postcopy_notify(NotifierWithReturn *n, void *data
+                                ESPT_NOTIFIER_ERRP)
 {
     struct PostcopyNotifyData *pnd = data;
 

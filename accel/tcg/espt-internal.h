@@ -37,6 +37,7 @@
 #include "qemu/thread.h"
 #include "exec/exec-all.h"
 #include "exec/espt.h"
+#include "exec/espt-compat.h"
 
 #define ESPT_REGION_SIZE   (1ULL << 32)
 #define ESPT_GUARD_SIZE    (64 * 1024)

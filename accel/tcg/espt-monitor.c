@@ -18,7 +18,7 @@ EsptInfo *qmp_query_espt(Error **errp)
     int i;
 
     info->enabled = espt_enabled;
-    info->has_reason = !espt_enabled;
+    ESPT_QAPI_SET_HAS(info, reason, !espt_enabled);
     info->reason = espt_enabled ? NULL : g_strdup(espt_off_reason);
     info->vcpus = espt_enabled ? espt.ncpus : 0;
     info->asids = ESPT_ASIDS;
@@ -53,7 +53,7 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->inhibits = espt_stats.inhibits;
     info->cold_fallbacks = espt_stats.cold_fallbacks;
     info->inhibited = g_strdup(qatomic_read(&espt_inhibited));
-    info->has_inhibited = info->inhibited != NULL;
+    ESPT_QAPI_SET_HAS(info, inhibited, info->inhibited != NULL);
     info->tb_cache_misses = 0;
     info->tb_cache_pages_kept = espt_jmp_cache_keep_pages_kept();
     info->flushes_page = 0;
@@ -112,7 +112,7 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
     monitor_printf(mon, "ESPT is on: %" PRId64 " vCPU(s) x %" PRId64
                    " ASIDs, mmu index %" PRId64 ", GS base via %s\n",
                    i->vcpus, i->asids, i->mmu_index, i->gs_base);
-    if (i->has_inhibited) {
+    if (i->inhibited) {
         monitor_printf(mon, "  softmmu only during %s\n", i->inhibited);
     }
     for (k = 0; k < ARRAY_SIZE(c); k++) {

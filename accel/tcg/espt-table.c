@@ -329,7 +329,7 @@ bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
 void espt_map_large(CPUState *cpu, EsptTable *t, uint32_t addr,
                     int prot, unsigned lg, uintptr_t retaddr)
 {
-    CPUArchState *env = cpu->env_ptr;
+    CPUArchState *env = espt_cpu_env(cpu);
     uint32_t span = MIN(1u << lg, ESPT_LARGE_MAX);
     uint32_t base = addr & -span, va;
     void *hosts[ESPT_LARGE_MAX / ESPT_PAGE];
@@ -345,8 +345,8 @@ void espt_map_large(CPUState *cpu, EsptTable *t, uint32_t addr,
         if (va == (addr & -ESPT_PAGE)) {
             continue;
         }
-        flags = probe_access_full(env, va, MMU_DATA_LOAD, espt_mmu_idx, true,
-                                  &hosts[i], &full, retaddr);
+        flags = espt_probe_access_full(env, va, MMU_DATA_LOAD, espt_mmu_idx,
+                                       true, &hosts[i], &full, retaddr);
         rb = hosts[i] ? qemu_ram_block_from_host(hosts[i], false, &off) : NULL;
         if ((flags & (TLB_INVALID_MASK | TLB_MMIO | TLB_WATCHPOINT |
                       TLB_DISCARD_WRITE)) || full->lg_page_size != lg || !rb) {

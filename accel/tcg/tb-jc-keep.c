@@ -70,7 +70,7 @@ void espt_jmp_cache_keep_note(CPUState *cpu, uint32_t pc, uint32_t size)
 {
     EsptJcKeep *k = espt_jc_keep_of(cpu);
 
-    k->idxmap |= 1 << cpu_mmu_index(cpu->env_ptr, true);
+    k->idxmap |= 1 << espt_cpu_mmu_index(cpu, true);
     espt_code_mark(k->code, pc, size);
 }
 

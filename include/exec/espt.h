@@ -21,8 +21,10 @@
 /*
  * TB cflags bit: the TB's accesses with mmu index espt_mmu_idx go through
  * the shadow table.  Part of the TB lookup key like every cflags bit.
+ * Unused by upstream in every base (7.2 uses up to 0x00100000, 10.0 up to
+ * 0x00040000; the cluster ID starts at 0x01000000).
  */
-#define CF_ESPT          0x00004000
+#define CF_ESPT          0x00400000
 
 /* Values of the accelerator property tcg,espt=. */
 typedef enum EsptMode {

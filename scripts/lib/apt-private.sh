@@ -6,11 +6,24 @@
 # rewritten to `deb-src`, and point apt at it through APT_CONFIG.  The
 # system's apt.conf.d (proxies, etc.) and keyrings are still honoured.
 #
-# Usage (sourced):  apt_private_init DIR KIND      KIND = src | armhf
+# Usage (sourced):  apt_private_init DIR KIND [SUITE]
+#                       KIND = src | bin | armhf; SUITE: switch the
+#                       machine's Debian suites to this release (its
+#                       -updates and -security too)
 #                   apt_private apt-get ...        run apt with that state
 
 apt_private_init() {
     local dir=$1 kind=$2 srclist srcparts f
+    APT_PRIVATE_FROM=
+    APT_PRIVATE_TO=${3:-}
+    if [ -n "$APT_PRIVATE_TO" ]; then
+        APT_PRIVATE_FROM=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+        if [ -z "$APT_PRIVATE_FROM" ]; then
+            echo "error: cannot tell this machine's Debian release (no VERSION_CODENAME in /etc/os-release) to switch its apt sources to '$APT_PRIVATE_TO'" >&2
+            return 1
+        fi
+        [ "$APT_PRIVATE_FROM" != "$APT_PRIVATE_TO" ] || APT_PRIVATE_FROM=
+    fi
     APT_PRIVATE_DIR=$(mkdir -p "$dir" && cd "$dir" && pwd)
     mkdir -p "$APT_PRIVATE_DIR"/sources.list.d "$APT_PRIVATE_DIR"/state/lists/partial \
              "$APT_PRIVATE_DIR"/cache/archives/partial "$APT_PRIVATE_DIR"/prefs.d
@@ -36,6 +49,11 @@ apt_private_init() {
         echo "error: this machine's apt configuration lists no 'deb' sources" >&2
         return 1
     fi
+    if [ -n "$APT_PRIVATE_FROM" ] && ! grep -qs -E "(^|[[:space:]])$APT_PRIVATE_TO([[:space:]]|-|\$)" \
+            "$APT_PRIVATE_DIR"/sources.list "$APT_PRIVATE_DIR"/sources.list.d/*; then
+        echo "error: this machine's apt sources name no '$APT_PRIVATE_FROM' suite to switch to '$APT_PRIVATE_TO'" >&2
+        return 1
+    fi
 
     {
         echo "Dir::Etc::sourcelist \"$APT_PRIVATE_DIR/sources.list\";"
@@ -53,21 +71,38 @@ apt_private_init() {
     } > "$APT_PRIVATE_DIR"/apt.conf
 }
 
+# With a suite switch, FROM, FROM-updates and FROM-security become
+# TO, TO-updates and TO-security; the machine's other suites (backports,
+# which a new release may lack, or other releases) are left out.
 # One-line format: keep only `deb` lines (the binary sources) and turn
 # them into what we need.
 apt_private_rewrite_list() {
-    local kind=$1
-    if [ "$kind" = src ]; then
-        sed -n -e 's/^[[:space:]]*deb[[:space:]]/deb-src /p'
-    else
-        sed -n -e 's/^[[:space:]]*deb[[:space:]]/deb /p'
-    fi
+    awk -v kind="$1" -v from="$APT_PRIVATE_FROM" -v to="$APT_PRIVATE_TO" '
+    $1 != "deb" { next }
+    {
+        line = (kind == "src") ? "deb-src" : "deb"
+        i = 2
+        if ($i ~ /^\[/) {              # [ options ]
+            for (; i <= NF; i++) {
+                line = line " " $i
+                if ($i ~ /\]$/) { i++; break }
+            }
+        }
+        uri = $i; suite = $(i + 1)
+        if (from != "") {
+            if (suite != from && suite != from "-updates" && suite != from "-security") next
+            suite = to substr(suite, length(from) + 1)
+        }
+        line = line " " uri " " suite
+        for (j = i + 2; j <= NF; j++) line = line " " $j
+        print line
+    }'
 }
 
 # deb822 format: keep stanzas whose Types include `deb`.
 apt_private_rewrite_deb822() {
     local kind=$1
-    awk -v kind="$kind" '
+    awk -v kind="$kind" -v from="$APT_PRIVATE_FROM" -v to="$APT_PRIVATE_TO" '
     function flush() {
         if (stanza != "" && isdeb && enabled) printf "%s\n", stanza
         stanza = ""; isdeb = 0; enabled = 1
@@ -82,6 +117,18 @@ apt_private_rewrite_deb822() {
     }
     /^Enabled:[[:space:]]*no/ { enabled = 0 }
     /^Architectures:/ { next }
+    /^Suites:/ {
+        if (from != "") {
+            line = "Suites:"
+            for (i = 2; i <= NF; i++) {
+                if ($i == from || $i == from "-updates" || $i == from "-security") {
+                    line = line " " to substr($i, length(from) + 1)
+                }
+            }
+            if (line == "Suites:") { enabled = 0 }
+            stanza = stanza line "\n"; next
+        }
+    }
     { stanza = stanza $0 "\n" }
     END { flush() }'
 }

@@ -12,8 +12,17 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(ROOT, "build")
 GUEST = os.path.join(BUILD, "guest")
-QEMU = os.path.join(ROOT, "qemu-system-arm")
-QEMU_USER = os.path.join(ROOT, "qemu-arm")
+# The base under test: QEMU_ESPT_BASE=B (make check-B) tests build/B's
+# binaries, else the selected base's (./qemu-system-arm, make check).
+TEST_BASE = os.environ.get("QEMU_ESPT_BASE", "")
+if TEST_BASE:
+    BASE_DIR = os.path.join(BUILD, TEST_BASE)
+    QEMU = os.path.join(BASE_DIR, "obj", "qemu-system-arm")
+    QEMU_USER = os.path.join(BASE_DIR, "obj", "qemu-arm")
+else:
+    BASE_DIR = BUILD
+    QEMU = os.path.join(ROOT, "qemu-system-arm")
+    QEMU_USER = os.path.join(ROOT, "qemu-arm")
 KERNELS = ("armmp", "armmp-lpae")
 
 
