@@ -7,6 +7,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "exec/espt-compat.h"
 #include "cpu.h"
 #include "internals.h"
 #include "exec/exec-all.h"
@@ -26,7 +27,7 @@
  */
 static bool espt_arm_user_ok(CPUState *cs)
 {
-    CPUARMState *env = cs->env_ptr;
+    CPUARMState *env = espt_cpu_env(cs);
 
     /*
      * Secure and Non-secure EL0 share the mmu index (the TLB is flushed
@@ -50,7 +51,7 @@ static bool espt_arm_user_ok(CPUState *cs)
  */
 static uint64_t espt_arm_user_state(CPUState *cs)
 {
-    CPUARMState *env = cs->env_ptr;
+    CPUARMState *env = espt_cpu_env(cs);
 
     if (env->cp15.tcr_el[1] & TTBCR_EAE) {
         return 1ULL << 32;
@@ -67,7 +68,7 @@ static uint64_t espt_arm_user_state(CPUState *cs)
 void espt_target_tlb_filled(CPUState *cs, int mmu_idx, vaddr addr,
                             unsigned domain)
 {
-    CPUARMState *env = cs->env_ptr;
+    CPUARMState *env = espt_cpu_env(cs);
     uint8_t *n = &env->tlb_domain_npages[mmu_idx][domain];
     target_ulong *pages = env->tlb_domain_pages[mmu_idx][domain];
     target_ulong page = addr & TARGET_PAGE_MASK;
@@ -112,7 +113,7 @@ void espt_target_tlb_filled(CPUState *cs, int mmu_idx, vaddr addr,
 void espt_target_dacr_write(CPUState *cs, uint32_t old, uint32_t new)
 {
     static const uint8_t level[4] = { 0, 1, 0, 2 };
-    CPUARMState *env = cs->env_ptr;
+    CPUARMState *env = espt_cpu_env(cs);
     uint16_t lost = 0, idxmap = 0, hit;
     bool narrowed = false;
     int d, i, j;
@@ -171,7 +172,7 @@ void espt_target_dacr_write(CPUState *cs, uint32_t old, uint32_t new)
  */
 static int espt_arm_context(CPUState *cs, EsptContext *ctx)
 {
-    CPUARMState *env = cs->env_ptr;
+    CPUARMState *env = espt_cpu_env(cs);
 
     ctx->ttbr0 = env->cp15.ttbr0_ns;
     ctx->ttbr1 = env->cp15.ttbr1_ns;
