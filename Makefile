@@ -4,7 +4,7 @@
 #   make guest      fetch Debian armhf kernels, build the test initramfs
 #   make check      build everything and run every test on the selected base
 #   make demo       the main job: boot the default guest and run a workload
-#   make bench      benchmarks: softmmu vs ESPT vs user mode (BENCHFLAGS=...)
+#   make bench      benchmarks: softmmu vs ESPT vs user mode, every base (BENCHFLAGS=...)
 #   make build-B    build base B (7.2, 10.0) in build/B without selecting it
 #   make check-B    run the tests (TESTFLAGS=...) on base B's build
 #   make check-series  prove every patch of the selected base's series builds
@@ -72,8 +72,9 @@ guest:
 bench-image: guest
 	tests/bench/build.sh
 
-bench: build bench-image
-	$(PYTHON) scripts/bench.py $(BENCHFLAGS)
+# Every base side by side: stock softmmu, ESPT and qemu-arm of each.
+bench: build $(addprefix build-,$(BASES)) bench-image
+	$(PYTHON) scripts/bench.py --bases=all $(BENCHFLAGS)
 
 check: build guest bench-image
 	$(PYTHON) tests/run.py $(TESTFLAGS)

@@ -4,7 +4,9 @@
 #   espt     qemu-system-arm -accel tcg,espt=on (when the build has it)
 #   user     qemu-arm user mode, no software MMU at all: the ceiling
 # interleaved (rep 1: softmmu, espt, user; rep 2: ...), repeated, and
-# reported as medians of guest-measured time plus host CPU time.
+# reported as medians of guest-measured time plus host CPU time.  With
+# --bases (make bench: all of them) every mode runs on each upstream base
+# (7.2, 10.0) side by side in the same run, interleaved too.
 #
 # A benchmark, not a test: it never fails on timing.  It does fail when a
 # workload fails or when a workload's output checksum differs between
@@ -39,6 +41,7 @@ ROOTFS = os.path.join(BENCH, "rootfs")
 IMAGE = os.path.join(BENCH, "bench.cpio")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MODES = ("softmmu", "espt", "user")
+KNOWN_BASES = ("7.2", "10.0")
 
 
 def need_matplotlib():
@@ -56,10 +59,10 @@ def need_matplotlib():
              "scripts/install-deps.sh installs it)")
 
 
-def has_espt():
+def has_espt(qemu):
     """Does this qemu-system-arm know -accel tcg,espt=?  An unknown
     property and a bad value for a known one fail differently."""
-    p = subprocess.run([guest.QEMU, "-M", "none", "-display", "none",
+    p = subprocess.run([qemu, "-M", "none", "-display", "none",
                         "-accel", "tcg,espt=probe"], stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=60)
     return b"espt" in p.stdout and b"not found" not in p.stdout
@@ -77,12 +80,14 @@ def cpu_seconds(pid):
 # ---------------------------------------------------------------------
 # System mode: one boot runs every selected workload.
 # ---------------------------------------------------------------------
-def run_system(mode, kernel, smp, names, scale, log, progress):
-    extra = []
+def accel_args(b, mode):
     if mode == "espt":
-        extra = ["-accel", "tcg,espt=on"]
-    elif ESPT_AVAILABLE:
-        extra = ["-accel", "tcg,espt=off"]
+        return ["-accel", "tcg,espt=on"]
+    return ["-accel", "tcg,espt=off"] if BINS[b]["espt"] else []
+
+
+def run_system(b, mode, kernel, smp, names, scale, log, progress):
+    extra = accel_args(b, mode)
     tests = [n if scale == "full" else n + "-tiny" for n in names]
     cpu = {}
 
@@ -96,7 +101,7 @@ def run_system(mode, kernel, smp, names, scale, log, progress):
                          ("ok %ss" % f[4][5:]) if f[2] == "PASS" else "FAIL")
 
     r = guest.boot(kernel, tests=tests, smp=smp, mem=1024, initrd=IMAGE,
-                   extra_qemu=extra, log_path=log, on_line=on_line,
+                   extra_qemu=extra, log_path=log, on_line=on_line, qemu=BINS[b]["qemu"],
                    timeout=120 + 90 * len(tests),
                    hmp=["info espt"] if mode == "espt" else ())
     out = {}
@@ -122,12 +127,8 @@ def run_system(mode, kernel, smp, names, scale, log, progress):
     return out, r
 
 
-def run_boot_time(mode, kernel, smp, log):
-    extra = []
-    if mode == "espt":
-        extra = ["-accel", "tcg,espt=on"]
-    elif ESPT_AVAILABLE:
-        extra = ["-accel", "tcg,espt=off"]
+def run_boot_time(b, mode, kernel, smp, log):
+    extra = accel_args(b, mode)
     seen = {}
 
     def on_line(line, pid):
@@ -137,7 +138,7 @@ def run_boot_time(mode, kernel, smp, log):
 
     t0 = time.monotonic()
     r = guest.boot(kernel, tests=(), smp=smp, mem=1024, extra_qemu=extra,
-                   log_path=log, on_line=on_line, timeout=300)
+                   log_path=log, on_line=on_line, timeout=300, qemu=BINS[b]["qemu"])
     return {"ok": r.ok, "guest_s": r.init_uptime,
             "host_cpu_s": seen.get("cpu"), "wall_s": (seen["t"] - t0) if "t" in seen else None,
             "checksum": "boot", "error": None if r.ok else "; ".join(r.problems)}
@@ -171,8 +172,8 @@ def drive(cmd, script, env, cwd):
     return p.wait(), b"".join(out)
 
 
-def run_user(w, log):
-    qemu = [guest.QEMU_USER, "-L", ROOTFS]
+def run_user(b, w, log):
+    qemu = [BINS[b]["user"], "-L", ROOTFS]
     shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
     d = tempfile.mkdtemp(prefix="espt-bench-", dir=shm)
     env = {"HOME": d, "LANG": "C", "LC_ALL": "C", "PATH": "/usr/bin:/bin:/usr/games"}
@@ -237,64 +238,91 @@ def fmt(x, unit=""):
     return "-" if x is None else ("%.2f%s" % (x, unit))
 
 
-def summarize(runs, names, modes):
+def col(b, m, bases):
+    """A column: the mode, named with its base when there are several."""
+    return m if len(bases) == 1 else "%s %s" % (m, b)
+
+
+def ratios(bases):
+    """(key, label, numerator column, denominator column) of the ratio
+    columns: per base ESPT's speedup and distance to user mode, and across
+    bases each mode's time on the newer base over the older one."""
+    out = []
+    for b in bases:
+        sfx = "" if len(bases) == 1 else "_" + b
+        lab = "" if len(bases) == 1 else " (%s)" % b
+        out += [("espt_speedup" + sfx, "ESPT speedup" + lab, col(b, "softmmu", bases),
+                 col(b, "espt", bases)),
+                ("espt_over_user" + sfx, "ESPT / user" + lab, col(b, "espt", bases),
+                 col(b, "user", bases)),
+                ("softmmu_over_user" + sfx, "softmmu / user" + lab, col(b, "softmmu", bases),
+                 col(b, "user", bases))]
+    for old, new in zip(bases, bases[1:]):
+        for m in MODES:
+            out.append(("%s_%s_over_%s" % (m, new, old), "%s %s / %s" % (m, new, old),
+                        col(new, m, bases), col(old, m, bases)))
+    return out
+
+
+def summarize(runs, names, cols, bases):
     rows = []
     for n in names:
         row = {"workload": n, "group": GROUPS[n]}
-        for m in modes:
-            sel = [r for r in runs if r["workload"] == n and r["mode"] == m and r["ok"]]
-            row[m] = median([r["guest_s"] for r in sel])
-            row[m + "_cpu"] = median([r["host_cpu_s"] for r in sel])
-        s, e, u = row.get("softmmu"), row.get("espt"), row.get("user")
-        row["espt_speedup"] = s / e if s and e else None
-        row["espt_over_user"] = e / u if e and u else None
-        row["softmmu_over_user"] = s / u if s and u else None
+        for c, b, m in cols:
+            sel = [r for r in runs if r["workload"] == n and r["mode"] == m and
+                   r["base"] == b and r["ok"]]
+            row[c] = median([r["guest_s"] for r in sel])
+            row[c + "_cpu"] = median([r["host_cpu_s"] for r in sel])
+        for key, _, num, den in ratios(bases):
+            x, y = row.get(num), row.get(den)
+            row[key] = x / y if x and y else None
         rows.append(row)
     return rows
 
 
-def table(rows, modes):
-    hdr = ["workload", "group"] + ["%s (s)" % m for m in modes] + \
-          ["ESPT speedup", "ESPT / user", "softmmu / user"] + \
-          ["%s CPU (s)" % m for m in modes]
+def table(rows, cols, bases):
+    names = [c for c, _, _ in cols]
+    rat = [r for r in ratios(bases) if any(row.get(r[0]) for row in rows)]
+    hdr = ["workload", "group"] + ["%s (s)" % c for c in names] + \
+          [label for _, label, _, _ in rat] + ["%s CPU (s)" % c for c in names]
     lines = ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
 
     def line(cells):
         lines.append("| " + " | ".join(cells) + " |")
 
     for r in rows:
-        line([r["workload"], r["group"]] + [fmt(r.get(m)) for m in modes] +
-             [fmt(r["espt_speedup"], "x"), fmt(r["espt_over_user"], "x"),
-              fmt(r["softmmu_over_user"], "x")] +
-             [fmt(r.get(m + "_cpu")) for m in modes])
+        line([r["workload"], r["group"]] + [fmt(r.get(c)) for c in names] +
+             [fmt(r[k], "x") for k, _, _, _ in rat] +
+             [fmt(r.get(c + "_cpu")) for c in names])
     for g in ("compute", "kernel"):
         sel = [r for r in rows if r["group"] == g and r["workload"] != "boot"]
         if not sel:
             continue
-        line(["**geomean %s**" % g, g] + [fmt(geomean([r.get(m) for r in sel])) for m in modes] +
-             [fmt(geomean([r["espt_speedup"] for r in sel]), "x"),
-              fmt(geomean([r["espt_over_user"] for r in sel]), "x"),
-              fmt(geomean([r["softmmu_over_user"] for r in sel]), "x")] + ["" for _ in modes])
+        line(["**geomean %s**" % g, g] + [fmt(geomean([r.get(c) for r in sel])) for c in names] +
+             [fmt(geomean([r[k] for r in sel]), "x") for k, _, _, _ in rat] +
+             ["" for _ in names])
     return "\n".join(lines) + "\n"
 
 
-def plot(rows, modes, path, title):
+def plot(rows, cols, path, title):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = [r["workload"] for r in rows]
-    fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(names) + 2), 4.8))
-    width = 0.8 / len(modes)
+    fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(names) * max(1, len(cols) / 3) + 2), 4.8))
+    width = 0.8 / len(cols)
     colors = {"softmmu": "#c0504d", "espt": "#4f81bd", "user": "#9bbb59"}
-    for i, m in enumerate(modes):
-        ys = [(r.get(m) / r["softmmu"]) if r.get(m) and r.get("softmmu") else 0 for r in rows]
-        ax.bar([x + (i - (len(modes) - 1) / 2) * width for x in range(len(rows))], ys,
-               width, label=m, color=colors.get(m))
+    ref = cols[0][0]           # the first base's softmmu (or first column)
+    for i, (c, b, m) in enumerate(cols):
+        ys = [(r.get(c) / r[ref]) if r.get(c) and r.get(ref) else 0 for r in rows]
+        ax.bar([x + (i - (len(cols) - 1) / 2) * width for x in range(len(rows))], ys,
+               width, label=c, color=colors.get(m),
+               alpha=1.0 if b == cols[-1][1] else 0.55)
     ax.axhline(1.0, color="black", linewidth=0.6)
     ax.set_xticks(range(len(rows)))
     ax.set_xticklabels(names, rotation=30, ha="right")
-    ax.set_ylabel("guest time relative to softmmu (lower is faster)")
+    ax.set_ylabel("guest time relative to %s (lower is faster)" % ref)
     ax.set_title(title, fontsize=9)
     ax.legend()
     fig.tight_layout()
@@ -303,11 +331,36 @@ def plot(rows, modes, path, title):
 
 
 GROUPS = {}
-ESPT_AVAILABLE = False
+BINS = {}           # base -> its binaries and whether it has ESPT
+
+
+def base_bins(bases):
+    """The binaries of each base: the base under test (QEMU_ESPT_BASE,
+    else the selected one) as the tests see it, the others in build/B/obj."""
+    for b in bases:
+        here = b == (guest.TEST_BASE or selected_base())
+        obj = os.path.join(guest.BUILD, b, "obj")
+        BINS[b] = {"qemu": guest.QEMU if here else os.path.join(obj, "qemu-system-arm"),
+                   "user": guest.QEMU_USER if here else os.path.join(obj, "qemu-arm")}
+        for k in ("qemu", "user"):
+            if not os.path.exists(BINS[b][k]):
+                sys.exit("error: %s is missing: run 'make build-%s' first"
+                         % (os.path.relpath(BINS[b][k], ROOT), b))
+        BINS[b]["espt"] = has_espt(BINS[b]["qemu"])
+        BINS[b]["version"] = subprocess.run([BINS[b]["qemu"], "--version"],
+                                            stdout=subprocess.PIPE).stdout.decode().split("\n")[0]
+
+
+def selected_base():
+    try:
+        with open(os.path.join(guest.BUILD, "config.mk")) as f:
+            m = re.search(r"(?m)^BASE := (\S+)", f.read())
+            return m.group(1) if m else "7.2"
+    except OSError:
+        return "7.2"
 
 
 def main():
-    global ESPT_AVAILABLE
     all_w = wl.workloads("full")
     ap = argparse.ArgumentParser(
         description="Run the benchmark suite: softmmu vs ESPT vs qemu-arm user mode.")
@@ -321,6 +374,9 @@ def main():
                     help="comma-separated modes among softmmu,espt,user (default: all available)")
     ap.add_argument("--tiny", action="store_true",
                     help="tiny inputs (the make check configuration)")
+    ap.add_argument("-b", "--bases", default="",
+                    help="comma-separated upstream bases (7.2,10.0) or 'all', each built "
+                         "(make build-B); default: the base under test only")
     ap.add_argument("-o", "--out", default=BENCH, help="report directory (default build/bench)")
     args = ap.parse_args()
     need_matplotlib()
@@ -348,10 +404,17 @@ def main():
     if args.repeats < 1:
         ap.error("--repeats must be at least 1")
 
-    for f in (guest.QEMU, guest.QEMU_USER, IMAGE):
-        if not os.path.exists(f):
-            sys.exit("error: %s is missing: run 'make' and 'make bench-image' first"
-                     % os.path.relpath(f, ROOT))
+    if not args.bases:
+        bases = [guest.TEST_BASE or selected_base()]
+    elif args.bases == "all":
+        bases = list(KNOWN_BASES)
+    else:
+        bases = args.bases.split(",")
+        for b in bases:
+            if b not in KNOWN_BASES:
+                ap.error("unknown base %s (%s)" % (b, ", ".join(KNOWN_BASES)))
+    if not os.path.exists(IMAGE):
+        sys.exit("error: %s is missing: run 'make bench-image' first" % os.path.relpath(IMAGE, ROOT))
     # The guest runs the scripts baked into the image; user mode runs the
     # definitions directly.  They must agree.
     for w in wl.workloads(scale):
@@ -363,27 +426,33 @@ def main():
         if not same:
             sys.exit("error: the benchmark image is older than tests/bench/workloads.py "
                      "(%s): run 'make bench-image'" % w.name)
-    ESPT_AVAILABLE = has_espt()
+    base_bins(bases)
+    espt_any = any(BINS[b]["espt"] for b in bases)
     if args.modes == "auto":
-        modes = [m for m in MODES if m != "espt" or ESPT_AVAILABLE]
+        modes = [m for m in MODES if m != "espt" or espt_any]
     else:
         modes = args.modes.split(",")
         for m in modes:
             if m not in MODES:
                 ap.error("unknown mode %s" % m)
-        if "espt" in modes and not ESPT_AVAILABLE:
-            sys.exit("error: this qemu-system-arm has no ESPT (-accel tcg,espt=on)")
+        for b in bases:
+            if "espt" in modes and not BINS[b]["espt"]:
+                sys.exit("error: %s has no ESPT (-accel tcg,espt=on)"
+                         % os.path.relpath(BINS[b]["qemu"], ROOT))
+    # Columns: (name, base, mode), the modes of each base in turn.
+    cols = [(col(b, m, bases), b, m) for b in bases for m in modes
+            if m != "espt" or BINS[b]["espt"]]
 
     os.makedirs(args.out, exist_ok=True)
     logs = os.path.join(args.out, "logs")
     os.makedirs(logs, exist_ok=True)
-    version = subprocess.run([guest.QEMU, "--version"], stdout=subprocess.PIPE).stdout.decode().split("\n")[0]
+    version = "; ".join(BINS[b]["version"] for b in bases)
     sys_names = [n for n in names if n != "boot"]
     user_names = [n for n in sys_names if avail[n].user]
     print("qemu-espt benchmarks: %s" % version)
     print("  workloads: %s" % ", ".join(names))
     print("  modes: %s%s; kernels: %s; -smp %d; %d repeat(s), interleaved"
-          % (", ".join(modes), "" if ESPT_AVAILABLE else " (this build has no ESPT)",
+          % (", ".join(c for c, _, _ in cols), "" if espt_any else " (this build has no ESPT)",
              ", ".join(kernels), args.smp, args.repeats))
     sys.stdout.flush()
 
@@ -391,30 +460,32 @@ def main():
     counters = []       # 'info espt' after each ESPT boot
     t_start = time.monotonic()
     for rep in range(1, args.repeats + 1):
-        for mode in modes:
+        for cname, b, mode in cols:
             for kernel in (kernels if mode != "user" else ["-"]):
-                tag = "rep %d/%d %s%s" % (rep, args.repeats, mode,
+                tag = "rep %d/%d %s%s" % (rep, args.repeats, cname,
                                           "" if mode == "user" else " " + kernel)
 
                 def progress(n, status, tag=tag):
                     print("  [%5.0fs] %-28s %-10s %s" % (time.monotonic() - t_start, tag, n, status),
                           flush=True)
 
-                base = {"rep": rep, "mode": mode, "kernel": kernel, "smp": args.smp}
+                base = {"rep": rep, "mode": mode, "base": b, "kernel": kernel, "smp": args.smp}
                 if mode == "user":
                     for n in user_names:
-                        res = run_user(avail[n], os.path.join(logs, "user-%s.log" % n))
+                        res = run_user(b, avail[n], os.path.join(logs, "user-%s-%s.log" % (b, n)))
                         progress(n, "ok %.2fs" % res["guest_s"] if res["ok"] else "FAIL " + res["error"])
                         runs.append(dict(base, workload=n, group=GROUPS[n], **res))
                     continue
                 if "boot" in names:
-                    res = run_boot_time(mode, kernel, args.smp,
-                                        os.path.join(logs, "boot-%s-%s-%d.log" % (mode, kernel, rep)))
+                    res = run_boot_time(b, mode, kernel, args.smp,
+                                        os.path.join(logs, "boot-%s-%s-%s-%d.log"
+                                                     % (b, mode, kernel, rep)))
                     progress("boot", "ok %.2fs to init" % res["guest_s"] if res["ok"] else "FAIL")
                     runs.append(dict(base, workload="boot", group="kernel", **res))
                 if sys_names:
-                    out, r = run_system(mode, kernel, args.smp, sys_names, scale,
-                                        os.path.join(logs, "%s-%s-%d.log" % (mode, kernel, rep)),
+                    out, r = run_system(b, mode, kernel, args.smp, sys_names, scale,
+                                        os.path.join(logs, "%s-%s-%s-%d.log"
+                                                     % (b, mode, kernel, rep)),
                                         progress)
                     for n in sys_names:
                         runs.append(dict(base, workload=n, group=GROUPS[n], **out[n]))
@@ -429,20 +500,23 @@ def main():
         sel = [r for r in runs if r["workload"] == n]
         for r in sel:
             if not r["ok"]:
-                problems.append("%s failed in %s rep %d: %s" % (n, r["mode"], r["rep"], r["error"]))
+                problems.append("%s failed in %s %s rep %d: %s"
+                                % (n, r["mode"], r["base"], r["rep"], r["error"]))
         sums = {r["checksum"] for r in sel if r["ok"]}
         if len(sums) > 1:
-            detail = ", ".join("%s/%d=%s" % (r["mode"], r["rep"], (r["checksum"] or "")[:8]) for r in sel)
+            detail = ", ".join("%s %s/%d=%s" % (r["mode"], r["base"], r["rep"],
+                                                (r["checksum"] or "")[:8]) for r in sel)
             problems.append("%s: output checksum differs between runs: %s" % (n, detail))
 
-    rows = summarize(runs, names, modes)
+    rows = summarize(runs, names, cols, bases)
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "qemu": version,
         "kernels": {k: guest.kernel_version(k) for k in kernels},
         "host": {"cpu": _cpu_model(), "cores": os.cpu_count(), "kernel": platform.release()},
         "repeats": args.repeats, "smp": args.smp, "modes": modes, "scale": scale,
-        "espt_available": ESPT_AVAILABLE, "seconds": round(time.monotonic() - t_start, 1),
+        "bases": bases, "columns": [c for c, _, _ in cols],
+        "espt_available": espt_any, "seconds": round(time.monotonic() - t_start, 1),
     }
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"meta": meta, "runs": runs, "summary": rows, "problems": problems,
@@ -453,22 +527,22 @@ def main():
          "Guest-measured seconds (median of %d, interleaved); CPU columns are host CPU seconds.\n\n" \
          % (version, meta["host"]["cpu"], meta["host"]["cores"],
             "; ".join("%s (%s)" % kv for kv in meta["kernels"].items()), args.repeats)
-    md += table(rows, modes)
-    if not ESPT_AVAILABLE:
+    md += table(rows, cols, bases)
+    if not espt_any:
         md += "\nThis build has no ESPT yet: the espt column is absent.\n"
     if counters:
         c = counters[-1]
         md += "\n`info espt` after the last ESPT boot (all its workloads): " + ", ".join(
             "%s %s" % (k, v) for k, v in c.items()
-            if k not in ("rep", "mode", "kernel", "smp", "workloads", "on")) + "\n"
+            if k not in ("rep", "mode", "base", "kernel", "smp", "workloads", "on")) + "\n"
     if problems:
         md += "\n**Problems:**\n\n" + "".join("- %s\n" % p for p in problems)
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write(md)
-    plot(rows, modes, os.path.join(args.out, "bench.png"), title)
+    plot(rows, cols, os.path.join(args.out, "bench.png"), title)
 
     print()
-    print(table(rows, modes))
+    print(table(rows, cols, bases))
     print("wrote %s/{results.json,table.md,bench.png} in %.0fs"
           % (os.path.relpath(args.out, ROOT), meta["seconds"]))
     if problems:
