@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # Run qemu-espt's tests; `make check` calls this.
 #
-#   tests/run.py [-k PATTERN]... [--list]
+#   tests/run.py [-k PATTERN]... [-x PATTERN]... [--list]
 #
 # Ends with a summary line "N passed, N failed[, N skipped]"; exits
 # non-zero if anything failed.  Logs go to build/tests/.
@@ -29,11 +29,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("-k", action="append", default=[],
                     help="run only tests whose name matches this glob")
+    ap.add_argument("-x", action="append", default=[],
+                    help="leave out tests whose name matches this glob")
     ap.add_argument("--list", action="store_true", help="list the tests")
     args = ap.parse_args()
 
     tests = [t for t in harness.TESTS
-             if not args.k or any(fnmatch.fnmatch(t[0], "*%s*" % k) for k in args.k)]
+             if (not args.k or any(fnmatch.fnmatch(t[0], "*%s*" % k) for k in args.k))
+             and not any(fnmatch.fnmatch(t[0], "*%s*" % x) for x in args.x)]
     if args.list:
         for name, _, _ in tests:
             print(name)
