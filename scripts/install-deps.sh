@@ -12,6 +12,9 @@ PKGS=(
     # build
     build-essential make git patch xz-utils bzip2 ca-certificates ccache
     python3 meson ninja-build pkg-config
+    # QEMU 10.0's configure builds a Python venv (its meson comes from
+    # Debian 13, unpacked under build/10.0/tools by configure)
+    python3-venv
     libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev
     # firmware the virt board's default NIC looks for
     ipxe-qemu
