@@ -201,6 +201,28 @@ static NotifierWithReturn espt_postcopy_notifier = {
     .notify = espt_postcopy_notify,
 };
 
+/*
+ * The softmmu improvements that are not ESPT's own but that ESPT is
+ * tuned with (tb-jc-keep.c; the target's, through its enable op) are on
+ * exactly while ESPT is, so that espt=off is upstream's softmmu.  Both
+ * are switched before any vCPU runs.
+ */
+static void espt_switch_companions(bool on)
+{
+    tb_jmp_cache_keep_enable(on);
+    if (espt_ops->enable) {
+        espt_ops->enable(on);
+    }
+}
+
+/* Auto mode found, before any vCPU ran, that ESPT cannot serve. */
+static void espt_switch_off(const char *reason)
+{
+    espt_enabled = false;
+    espt_off_reason = reason;
+    espt_switch_companions(false);
+}
+
 static void espt_check_ram(Notifier *n, void *data)
 {
     MemoryRegion *mr = current_machine->ram;
@@ -215,8 +237,7 @@ static void espt_check_ram(Notifier *n, void *data)
      */
     if (TARGET_PAGE_SIZE != ESPT_PAGE) {
         if (espt_mode == ESPT_MODE_AUTO) {
-            espt_enabled = false;
-            espt_off_reason = "this machine has 1 KiB target pages";
+            espt_switch_off("this machine has 1 KiB target pages");
             return;
         }
         error_report("-accel tcg,espt=on: this machine has %d-byte target "
@@ -233,10 +254,9 @@ static void espt_check_ram(Notifier *n, void *data)
 
         if (espt_mode == ESPT_MODE_AUTO) {
             /* Before any vCPU ran: nothing was mapped yet. */
-            espt_enabled = false;
-            espt_off_reason = private ?
+            espt_switch_off(private ?
                 "guest RAM backend asks for private memory (share=off)" :
-                "guest RAM is not in a shared file descriptor";
+                "guest RAM is not in a shared file descriptor");
             return;
         }
         if (private) {
@@ -347,7 +367,7 @@ bool espt_accel_init(Error **errp)
         return false;
     }
     espt.cpus = g_new0(EsptCpu, espt.ncpus);
-    espt_jmp_cache_keep_init(espt.ncpus);
+    tb_jmp_cache_keep_init(espt.ncpus);
     for (i = 0; i < espt.ncpus * ESPT_ASIDS; i++) {
         EsptCpu *c = &espt.cpus[i / ESPT_ASIDS];
         EsptTable *t = &c->tables[i % ESPT_ASIDS];
@@ -380,5 +400,6 @@ bool espt_accel_init(Error **errp)
     espt_mmu_idx = espt_ops->mmu_idx;
     espt_enabled = true;
     espt_off_reason = NULL;
+    espt_switch_companions(true);
     return true;
 }

@@ -38,6 +38,7 @@
 #include "exec/exec-all.h"
 #include "exec/espt.h"
 #include "exec/espt-compat.h"
+#include "exec/tb-jc-keep.h"
 
 #define ESPT_REGION_SIZE   (1ULL << 32)
 #define ESPT_GUARD_SIZE    (64 * 1024)
@@ -53,13 +54,6 @@
 #define ESPT_VMA_RESERVE   8192
 
 #define ESPT_ASIDS         256
-
-/*
- * Where the TBs in a jump cache have code: a bitmap of 64 KiB granules of
- * the 32-bit address space, marked with each TB's first and last byte.
- */
-#define ESPT_CODE_SHIFT 16
-#define ESPT_CODE_BITS  (1 << (32 - ESPT_CODE_SHIFT))
 
 typedef struct EsptCpu EsptCpu;
 
@@ -172,25 +166,10 @@ static inline EsptCpu *espt_cpu(CPUState *cpu)
     return &espt.cpus[cpu->cpu_index];
 }
 
-static inline void espt_code_mark(unsigned long *code, uint32_t pc,
-                                  uint32_t size)
-{
-    set_bit(pc >> ESPT_CODE_SHIFT, code);
-    set_bit((uint32_t)(pc + MAX(size, 1) - 1) >> ESPT_CODE_SHIFT, code);
-}
-
-/* Whether a TB may have code on the page at vpage. */
-static inline bool espt_code_on_page(unsigned long *code, uint32_t vpage)
-{
-    /* As upstream: a TB that starts on the page before may reach it. */
-    return test_bit(vpage >> ESPT_CODE_SHIFT, code) ||
-           test_bit((uint32_t)(vpage - ESPT_PAGE) >> ESPT_CODE_SHIFT, code);
-}
-
 /* Whether a TB in the table's jc may hold code of the page at vpage. */
 static inline bool espt_jc_has_page(EsptTable *t, uint32_t vpage)
 {
-    return t->jc_used && espt_code_on_page(t->code, vpage);
+    return t->jc_used && tb_code_on_page(t->code, vpage);
 }
 
 /* espt-table.c; "locked": called with espt.lock held. */
@@ -211,11 +190,6 @@ bool espt_set_gs(EsptTable *t);
 /* espt-jc.c */
 void espt_jc_init(EsptTable *t);
 void espt_jc_empty(EsptTable *t);
-
-/* tb-jc-keep.c */
-void espt_jmp_cache_keep_init(int ncpus);
-void espt_jmp_cache_keep_note(CPUState *cpu, uint32_t pc, uint32_t size);
-uint64_t espt_jmp_cache_keep_pages_kept(void);
 
 /* espt-policy.c */
 void espt_count_fault(CPUState *cpu, EsptCpu *c);

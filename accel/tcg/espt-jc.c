@@ -38,7 +38,7 @@ void espt_jc_init(EsptTable *t)
     /* This thread's TCG region: within the one code buffer. */
     jc->base = (uintptr_t)tcg_ctx->code_gen_buffer;
     /* Other threads only read it, in espt_tb_flush() (exclusive). */
-    t->code = bitmap_new(ESPT_CODE_BITS);
+    t->code = bitmap_new(TB_CODE_BITS);
     qatomic_set(&t->jc, jc);
 }
 
@@ -46,7 +46,7 @@ void espt_jc_init(EsptTable *t)
 void espt_jc_empty(EsptTable *t)
 {
     espt_jc_clear(t->jc);
-    bitmap_zero(t->code, ESPT_CODE_BITS);
+    bitmap_zero(t->code, TB_CODE_BITS);
 }
 
 /*
@@ -64,13 +64,11 @@ bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
     uint64_t e;
 
     if (!(tb_cflags(tb) & CF_ESPT)) {
-        if (espt_enabled) {
-            espt_jmp_cache_keep_note(cpu, pc, tb->size);
-        }
+        tb_jmp_cache_keep_note(cpu, pc, tb->size);
         return false;
     }
     t->owner->jc_misses++;
-    espt_code_mark(t->code, pc, tb->size);
+    tb_code_mark(t->code, pc, tb->size);
     if (unlikely(!t->jc_used)) {
         qemu_mutex_lock(&espt.lock);
         t->jc_used = true;

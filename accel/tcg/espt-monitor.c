@@ -55,7 +55,7 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->inhibited = g_strdup(qatomic_read(&espt_inhibited));
     ESPT_QAPI_SET_HAS(info, inhibited, info->inhibited != NULL);
     info->tb_cache_misses = 0;
-    info->tb_cache_pages_kept = espt_jmp_cache_keep_pages_kept();
+    info->tb_cache_pages_kept = tb_jmp_cache_keep_pages_kept();
     info->flushes_page = 0;
     for (i = 0; i < espt.ncpus; i++) {
         info->tb_cache_misses += qatomic_read(&espt.cpus[i].jc_misses);

@@ -1,6 +1,6 @@
 /*
- * Keeping cpu->tb_jmp_cache across TLB flushes that cannot change its TBs
- * (docs/espt.md, invariant 8).
+ * Keeping cpu->tb_jmp_cache across TLB flushes that cannot change its
+ * TBs (docs/espt.md, invariant 8).
  *
  * Upstream empties cpu->tb_jmp_cache on every TLB flush and two 64-entry
  * groups of it on every page flush, whatever TBs it holds.  But a TB was
@@ -9,18 +9,15 @@
  * entry stays valid as long as that index's TLB does, and as long as no
  * flushed page holds its code.  So this file notes, per vCPU, the mmu
  * indexes of the TBs put in the cache and the 64 KiB granules their code
- * is in, and tells cputlb (patch 0014) when a flush may leave the cache
- * alone.
+ * is in, and tells cputlb when a flush may leave the cache alone.
  *
- * The idea is softmmu's, not ESPT's: stock QEMU would gain from it as
+ * The idea is softmmu's, not ESPT's, and stock QEMU would gain from it as
  * much: a highmem kernel flushes a fixmap page, where no code is, for
  * every page it zeroes or copies, and a kernel entry under software PAN
  * flushes user mode's TLB, which cannot change the kernel's cached TBs.
- * It lives in its own file so that it can become an upstream patch of
- * its own.  For now it is switched on with ESPT only
- * (espt=off keeps upstream's behaviour), keeps the espt_jmp_cache_keep*
- * names the patches call, allocates its state in espt_accel_init() and
- * shares the code granule bitmaps of espt-internal.h.
+ * qemu-espt switches it on with ESPT only, so that espt=off stays
+ * upstream's softmmu; it hears of the TBs put in the cache through
+ * ESPT's jump cache hook, which sees every one.
  *
  * Copyright (c) 2026 qemu-espt developers
  *
@@ -29,49 +26,66 @@
 
 #include "qemu/osdep.h"
 #include "qemu/atomic.h"
+#include "qemu/bitmap.h"
 #include "qemu/memalign.h"
 #include "cpu.h"
-#include "espt-internal.h"
+#include "exec/exec-all.h"
+#include "exec/espt-compat.h"
+#include "exec/tb-jc-keep.h"
 
 /* One vCPU's, written by its own thread only: a cache line each. */
-#define ESPT_JC_KEEP_ALIGN 64
-typedef struct EsptJcKeep {
+#define TB_JC_KEEP_ALIGN 64
+typedef struct TbJcKeep {
     /* mmu indexes of the TBs that cpu->tb_jmp_cache may hold */
     uint16_t idxmap;
-    /* and where they have code: see espt_jmp_cache_keep_page() */
+    /* and where they have code: see tb_jmp_cache_keep_page() */
     unsigned long *code;
     uint64_t pages_kept;
-} QEMU_ALIGNED(ESPT_JC_KEEP_ALIGN) EsptJcKeep;
+} QEMU_ALIGNED(TB_JC_KEEP_ALIGN) TbJcKeep;
 
-static EsptJcKeep *espt_jc_keep;
-static int espt_jc_keep_ncpus;
+static TbJcKeep *tb_jc_keep;
+static int tb_jc_keep_ncpus;
+static bool tb_jc_keep_on;
 
-static EsptJcKeep *espt_jc_keep_of(CPUState *cpu)
+static TbJcKeep *tb_jc_keep_of(CPUState *cpu)
 {
-    assert(cpu->cpu_index < espt_jc_keep_ncpus);
-    return &espt_jc_keep[cpu->cpu_index];
+    assert(cpu->cpu_index < tb_jc_keep_ncpus);
+    return &tb_jc_keep[cpu->cpu_index];
 }
 
-void espt_jmp_cache_keep_init(int ncpus)
+void tb_jmp_cache_keep_init(int ncpus)
 {
     int i;
 
-    espt_jc_keep = qemu_memalign(ESPT_JC_KEEP_ALIGN,
-                                 ncpus * sizeof(EsptJcKeep));
-    memset(espt_jc_keep, 0, ncpus * sizeof(EsptJcKeep));
+    assert(!tb_jc_keep);
+    tb_jc_keep = qemu_memalign(TB_JC_KEEP_ALIGN, ncpus * sizeof(TbJcKeep));
+    memset(tb_jc_keep, 0, ncpus * sizeof(TbJcKeep));
     for (i = 0; i < ncpus; i++) {
-        espt_jc_keep[i].code = bitmap_new(ESPT_CODE_BITS);
+        tb_jc_keep[i].code = bitmap_new(TB_CODE_BITS);
     }
-    espt_jc_keep_ncpus = ncpus;
+    tb_jc_keep_ncpus = ncpus;
 }
 
-/* @cpu puts a TB of @size bytes at @pc into cpu->tb_jmp_cache. */
-void espt_jmp_cache_keep_note(CPUState *cpu, uint32_t pc, uint32_t size)
+/*
+ * Before any vCPU runs: the notes must cover every TB that goes into
+ * the cache, or a kept entry could be one a flush should have dropped.
+ */
+void tb_jmp_cache_keep_enable(bool on)
 {
-    EsptJcKeep *k = espt_jc_keep_of(cpu);
+    assert(tb_jc_keep || !on);
+    tb_jc_keep_on = on;
+}
 
+void tb_jmp_cache_keep_note(CPUState *cpu, uint32_t pc, uint32_t size)
+{
+    TbJcKeep *k;
+
+    if (!tb_jc_keep_on) {
+        return;
+    }
+    k = tb_jc_keep_of(cpu);
     k->idxmap |= 1 << espt_cpu_mmu_index(cpu, true);
-    espt_code_mark(k->code, pc, size);
+    tb_code_mark(k->code, pc, size);
 }
 
 /*
@@ -84,17 +98,17 @@ void espt_jmp_cache_keep_note(CPUState *cpu, uint32_t pc, uint32_t size)
  * so the cache holds kernel TBs, and the user-only flushes (kernel entry
  * under software PAN) keep it.
  */
-bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap)
+bool tb_jmp_cache_keep(CPUState *cpu, uint16_t idxmap)
 {
-    EsptJcKeep *k;
+    TbJcKeep *k;
 
-    if (!espt_enabled) {
+    if (!tb_jc_keep_on) {
         return false;
     }
-    k = espt_jc_keep_of(cpu);
+    k = tb_jc_keep_of(cpu);
     if (k->idxmap & idxmap) {
         k->idxmap = 0;
-        bitmap_zero(k->code, ESPT_CODE_BITS);
+        bitmap_zero(k->code, TB_CODE_BITS);
         return false;
     }
     return true;
@@ -109,29 +123,28 @@ bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap)
  * assumes, crosses into from the page before) cannot change what their
  * PCs mean: keep the cache.  The granules are cleared with the cache.
  */
-bool espt_jmp_cache_keep_page(CPUState *cpu, vaddr addr)
+bool tb_jmp_cache_keep_page(CPUState *cpu, vaddr addr)
 {
-    EsptJcKeep *k;
+    TbJcKeep *k;
 
-    if (!espt_enabled) {
+    if (!tb_jc_keep_on) {
         return false;
     }
-    k = espt_jc_keep_of(cpu);
-    if (espt_code_on_page(k->code, addr)) {
+    k = tb_jc_keep_of(cpu);
+    if (tb_code_on_page(k->code, addr)) {
         return false;
     }
     k->pages_kept++;
     return true;
 }
 
-/* Page flushes that left cpu->tb_jmp_cache alone, all vCPUs. */
-uint64_t espt_jmp_cache_keep_pages_kept(void)
+uint64_t tb_jmp_cache_keep_pages_kept(void)
 {
     uint64_t n = 0;
     int i;
 
-    for (i = 0; i < espt_jc_keep_ncpus; i++) {
-        n += qatomic_read(&espt_jc_keep[i].pages_kept);
+    for (i = 0; i < tb_jc_keep_ncpus; i++) {
+        n += qatomic_read(&tb_jc_keep[i].pages_kept);
     }
     return n;
 }

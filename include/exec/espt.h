@@ -141,6 +141,13 @@ typedef struct EsptTargetOps {
      * another context is emptied before use.
      */
     int (*context)(CPUState *cpu, EsptContext *ctx);
+    /*
+     * Optional.  ESPT is on, or off again (@on false), before any vCPU
+     * runs: the target switches the softmmu improvements that come with
+     * it (ARM: DACR writes flush only the domains they revoke), so that
+     * espt=off keeps upstream's softmmu.
+     */
+    void (*enable)(bool on);
 } EsptTargetOps;
 /* Once, before the accelerator is initialised; @ops must stay valid. */
 void espt_register_target(const EsptTargetOps *ops);
@@ -185,28 +192,13 @@ bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
                         uint64_t pc);
 /* tb_flush(): every TB is gone. */
 void espt_tb_flush(void);
-/*
- * accel/tcg/tb-jc-keep.c: whether a TLB flush of @idxmap may leave
- * cpu->tb_jmp_cache alone (it holds no TB of those indexes); if not, the
- * caller empties it.
- */
-bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap);
-/*
- * Whether a flush of the page at @addr may leave cpu->tb_jmp_cache alone
- * (none of its TBs has code there or crosses into it); if not, the
- * caller empties the groups the page hashes to.
- */
-bool espt_jmp_cache_keep_page(CPUState *cpu, vaddr addr);
 
 /*
- * ARM: DACR went from @old to @new; flush what that makes stale in the
- * softmmu TLBs, keeping the shadow tables.  Only used with ESPT on:
- * espt=off keeps upstream's full flush on every write.  It relies on
- * espt_target_tlb_filled() hearing of every TLB fill.
+ * ARM: DACR went from @old to @new.  With ESPT on, the shadow tables are
+ * kept (they are checked against DACR on entry to user mode) and the
+ * softmmu TLBs flushed as target/arm/tlb-domains.c says.
  */
 void espt_target_dacr_write(CPUState *cpu, uint32_t old, uint32_t new);
-void espt_target_tlb_filled(CPUState *cpu, int mmu_idx, vaddr addr,
-                            unsigned domain);
 /* Count a TLB flush that ESPT found unneeded and left out. */
 void espt_flush_skipped(CPUState *cpu);
 /* Count one that ESPT cut down to a few pages. */
@@ -233,20 +225,8 @@ static inline void espt_target_dacr_write(CPUState *cpu, uint32_t old,
 {
     /* Not reached: espt_enabled is false. */
 }
-static inline void espt_target_tlb_filled(CPUState *cpu, int mmu_idx,
-                                          vaddr addr, unsigned domain)
-{
-}
 static inline void espt_tb_flush(void)
 {
-}
-static inline bool espt_jmp_cache_keep(CPUState *cpu, uint16_t idxmap)
-{
-    return false;
-}
-static inline bool espt_jmp_cache_keep_page(CPUState *cpu, vaddr addr)
-{
-    return false;
 }
 static inline void espt_update(CPUState *cpu)
 {

@@ -13,6 +13,7 @@
 #include "exec/exec-all.h"
 #include "exec/espt.h"
 #include "qemu/module.h"
+#include "tlb-domains.h"
 
 /*
  * ESPT serves non-secure EL0 code of an A-profile AArch32 CPU with its
@@ -60,107 +61,23 @@ static uint64_t espt_arm_user_state(CPUState *cs)
 }
 
 /*
- * arm_cpu_tlb_fill() put the page at @addr into the TLB of @mmu_idx, from
- * the walk of a page of @domain (0 for other formats).  Note the domain,
- * and the page while its domain has few: a superset of each, as entries
- * also leave the TLB by other flushes and by eviction.
- */
-void espt_target_tlb_filled(CPUState *cs, int mmu_idx, vaddr addr,
-                            unsigned domain)
-{
-    CPUARMState *env = espt_cpu_env(cs);
-    uint8_t *n = &env->tlb_domain_npages[mmu_idx][domain];
-    target_ulong *pages = env->tlb_domain_pages[mmu_idx][domain];
-    target_ulong page = addr & TARGET_PAGE_MASK;
-    int i;
-
-    if (!espt_enabled) {
-        return;                 /* espt=off: upstream's full DACR flush */
-    }
-
-    env->tlb_domains[mmu_idx] |= 1 << domain;
-    if (*n > ESPT_DOMAIN_PAGES) {
-        return;                 /* too many to flush one by one */
-    }
-    for (i = 0; i < *n; i++) {
-        if (pages[i] == page) {
-            return;
-        }
-    }
-    if (*n < ESPT_DOMAIN_PAGES) {
-        pages[*n] = page;
-    }
-    (*n)++;
-}
-
-/*
- * DACR went from @old to @new.  Domains are not tracked in the TLB
- * entries, so upstream flushes every TLB.  Only the entries of a domain
- * whose access the write reduces (no access < client < manager; the
- * reserved value 2 acts as no access) can be wrong now: an entry of any
- * other domain grants what a fresh walk would, or less, and a missing
- * permission is a TLB miss that walks again under the new value.  So
- * flush the pages of those domains, or the whole TLB of an mmu index that
- * may hold too many of them; often none holds any.
- *
- * Linux's software PAN writes DACR four times per system call.  Two of
- * them (uaccess on, return to user mode) only give access; kernel entry
- * takes the user domain away, but the kernel's own TLB holds no entry of
- * it unless uaccess was on since; uaccess off then flushes the few user
- * pages the kernel touched.  The shadow tables are kept throughout: they
- * are checked against DACR on entry to user mode.
+ * DACR went from @old to @new.  Linux's software PAN writes DACR four
+ * times per system call.  The shadow tables are kept throughout: they are
+ * checked against DACR on entry to user mode (espt_arm_user_state()).
+ * The softmmu TLBs lose what tlb-domains.c says they must.
  */
 void espt_target_dacr_write(CPUState *cs, uint32_t old, uint32_t new)
 {
-    static const uint8_t level[4] = { 0, 1, 0, 2 };
-    CPUARMState *env = espt_cpu_env(cs);
-    uint16_t lost = 0, idxmap = 0, hit;
-    bool narrowed = false;
-    int d, i, j;
-
-    for (d = 0; d < 16; d++) {
-        if (level[extract32(new, d * 2, 2)] < level[extract32(old, d * 2, 2)]) {
-            lost |= 1 << d;
-        }
-    }
     espt_flush_suppress(cs, true);
-    for (i = 0; lost && i < NB_MMU_MODES; i++) {
-        hit = env->tlb_domains[i] & lost;
-        if (!hit) {
-            continue;
-        }
-        for (d = 0; d < 16; d++) {
-            if ((hit & 1 << d) &&
-                env->tlb_domain_npages[i][d] > ESPT_DOMAIN_PAGES) {
-                break;
-            }
-        }
-        if (d < 16) {
-            idxmap |= 1 << i;
-            env->tlb_domains[i] = 0;
-            memset(env->tlb_domain_npages[i], 0,
-                   sizeof(env->tlb_domain_npages[i]));
-            continue;
-        }
-        for (d = 0; d < 16; d++) {
-            if (!(hit & 1 << d)) {
-                continue;
-            }
-            for (j = 0; j < env->tlb_domain_npages[i][d]; j++) {
-                tlb_flush_page_by_mmuidx(cs, env->tlb_domain_pages[i][d][j],
-                                         1 << i);
-            }
-            env->tlb_domain_npages[i][d] = 0;
-        }
-        env->tlb_domains[i] &= ~hit;
-        narrowed = true;
-    }
-    if (idxmap) {
-        tlb_flush_by_mmuidx(cs, idxmap);
-    } else if (narrowed) {
-        espt_flush_narrowed(cs);
-    } else {
+    switch (arm_dacr_flush(cs, old, new)) {
+    case ARM_DACR_FLUSH_NONE:
         espt_flush_skipped(cs);
+        break;
+    case ARM_DACR_FLUSH_PAGES:
+        espt_flush_narrowed(cs);
+        break;
+    case ARM_DACR_FLUSH_TLBS:
+        break;
     }
     espt_flush_suppress(cs, false);
 }
@@ -188,6 +105,7 @@ static const EsptTargetOps espt_arm_ops = {
     .user_ok = espt_arm_user_ok,
     .user_state = espt_arm_user_state,
     .context = espt_arm_context,
+    .enable = arm_tlb_domains_enable,
 };
 
 /*
