@@ -292,28 +292,66 @@ diff --git a/VERSION b/VERSION
 """
 
 
-SOURCES_DEB822 = """Types: deb
-URIs: http://mirror.example/debian
+def machine_archive():
+    """The Debian archive and security URIs of this machine's own apt
+    sources (as configure reads them: apt-config's sourcelist and
+    sourceparts), so that the fixtures below name no archive host."""
+    out = subprocess.run(["apt-config", "shell", "L", "Dir::Etc::sourcelist/f",
+                          "P", "Dir::Etc::sourceparts/d"],
+                         stdout=subprocess.PIPE, check=True).stdout.decode()
+    cfg = dict(re.findall(r"(\w+)='([^']*)'", out))
+    files = [cfg.get("L", "")] + sorted(glob.glob(os.path.join(cfg.get("P", ""), "*.list")) +
+                                        glob.glob(os.path.join(cfg.get("P", ""), "*.sources")))
+    uris = {}
+    for f in files:
+        if not os.path.isfile(f):
+            continue
+        text = open(f, errors="replace").read()
+        if f.endswith(".sources"):
+            for st in re.split(r"\n\s*\n", text):
+                u = re.search(r"(?mi)^URIs:\s*(\S+)", st)
+                su = re.search(r"(?mi)^Suites:\s*(.+)$", st)
+                if u and su:
+                    for suite in su.group(1).split():
+                        uris.setdefault(suite, u.group(1))
+        else:
+            for m in re.finditer(r"(?m)^deb(?:-src)?\s+(?:\[[^]]*\]\s+)?(\S+)\s+(\S+)", text):
+                uris.setdefault(m.group(2), m.group(1))
+    main, sec = uris.get("bookworm"), uris.get("bookworm-security")
+    if not main or not sec:
+        raise Skip("this machine's apt sources have no bookworm and bookworm-security "
+                   "entries to build the fixtures from")
+    return main.rstrip("/"), sec.rstrip("/")
+
+
+def apt_fixtures():
+    """Sources in both formats: Debian's main and security archives (the
+    machine's), and a repository of another vendor (a path on the same
+    host that no Debian suite uses)."""
+    main, sec = machine_archive()
+    other = main + "-other-vendor"
+    deb822 = """Types: deb
+URIs: %(main)s
 Suites: bookworm bookworm-updates bookworm-backports
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb
-URIs: http://mirror.example/debian-security
+URIs: %(sec)s
 Suites: bookworm-security
 Components: main
 
 Types: deb
-URIs: http://other.example/apt
+URIs: %(other)s
 Suites: nodistro
 Components: main
-"""
-
-SOURCES_LIST = """deb http://mirror.example/debian bookworm main contrib
-deb [arch=amd64 signed-by=/k.gpg] http://mirror.example/debian-security bookworm-security main
-deb-src http://mirror.example/debian bookworm main
-deb http://other.example/apt nodistro main
-"""
+""" % locals()
+    one_line = """deb %(main)s bookworm main contrib
+deb [arch=amd64 signed-by=/k.gpg] %(sec)s bookworm-security main
+deb-src %(main)s bookworm main
+deb %(other)s nodistro main
+""" % locals()
+    return main, sec, other, deb822, one_line
 
 
 def rewrite(kind, fmt, text, to=""):
@@ -332,19 +370,20 @@ def _():
     trixie ones in the private copy (updates and security too), suites of
     other repositories and backports are left out, and nothing changes
     without a switch."""
-    out = rewrite("src", "deb822", SOURCES_DEB822, "trixie")
+    main, sec, other, sources_deb822, sources_list = apt_fixtures()
+    out = rewrite("src", "deb822", sources_deb822, "trixie")
     check("Suites: trixie trixie-updates\n" in out, "main suites not switched:\n" + out)
     check("Suites: trixie-security\n" in out, "security suite not switched:\n" + out)
-    check("backports" not in out and "nodistro" not in out and "other.example" not in out,
+    check("backports" not in out and "nodistro" not in out and other not in out,
           "suites of other releases kept:\n" + out)
     check(out.count("Types: deb-src") == 2, "expected two deb-src stanzas:\n" + out)
-    out = rewrite("bin", "list", SOURCES_LIST, "trixie")
+    out = rewrite("bin", "list", sources_list, "trixie")
     check(out.splitlines() == [
-        "deb http://mirror.example/debian trixie main contrib",
-        "deb [arch=amd64 signed-by=/k.gpg] http://mirror.example/debian-security trixie-security main"],
+        "deb %s trixie main contrib" % main,
+        "deb [arch=amd64 signed-by=/k.gpg] %s trixie-security main" % sec],
         "one-line sources not switched as expected:\n" + out)
-    out = rewrite("src", "list", SOURCES_LIST)
-    check(out.splitlines()[0] == "deb-src http://mirror.example/debian bookworm main contrib"
+    out = rewrite("src", "list", sources_list)
+    check(out.splitlines()[0] == "deb-src %s bookworm main contrib" % main
           and len(out.splitlines()) == 3, "without a switch the suites must stay:\n" + out)
 
 
