@@ -64,7 +64,10 @@ bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
     uint64_t e;
 
     if (!(tb_cflags(tb) & CF_ESPT)) {
-        tb_jmp_cache_keep_note(cpu, pc, tb->size);
+        /* tb-jc-keep.c is on exactly while ESPT is: no call with ESPT off. */
+        if (espt_enabled) {
+            tb_jmp_cache_keep_note(cpu, pc, tb->size);
+        }
         return false;
     }
     t->owner->jc_misses++;
