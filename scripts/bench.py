@@ -41,6 +41,9 @@ ROOTFS = os.path.join(BENCH, "rootfs")
 IMAGE = os.path.join(BENCH, "bench.cpio")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MODES = ("softmmu", "espt", "user")
+# Only when asked for (-m): ESPT without chained jumps across pages.
+EXTRA_MODES = ("nochain",)
+ESPT_MODES = ("espt", "nochain")
 KNOWN_BASES = ("7.2", "10.0")
 
 
@@ -83,6 +86,8 @@ def cpu_seconds(pid):
 def accel_args(b, mode):
     if mode == "espt":
         return ["-accel", "tcg,espt=on"]
+    if mode == "nochain":
+        return ["-accel", "tcg,espt=on,espt-chain=off"]
     return ["-accel", "tcg,espt=off"] if BINS[b]["espt"] else []
 
 
@@ -103,7 +108,7 @@ def run_system(b, mode, kernel, smp, names, scale, log, progress):
     r = guest.boot(kernel, tests=tests, smp=smp, mem=1024, initrd=IMAGE,
                    extra_qemu=extra, log_path=log, on_line=on_line, qemu=BINS[b]["qemu"],
                    timeout=120 + 90 * len(tests),
-                   hmp=["info espt"] if mode == "espt" else ())
+                   hmp=["info espt"] if mode in ESPT_MODES else ())
     out = {}
     for n, t in zip(names, tests):
         res = r.results.get(t)
@@ -256,7 +261,9 @@ def ratios(bases):
                 ("espt_over_user" + sfx, "ESPT / user" + lab, col(b, "espt", bases),
                  col(b, "user", bases)),
                 ("softmmu_over_user" + sfx, "softmmu / user" + lab, col(b, "softmmu", bases),
-                 col(b, "user", bases))]
+                 col(b, "user", bases)),
+                ("chain_gain" + sfx, "chaining gain" + lab, col(b, "nochain", bases),
+                 col(b, "espt", bases))]
     for old, new in zip(bases, bases[1:]):
         for m in MODES:
             out.append(("%s_%s_over_%s" % (m, new, old), "%s %s / %s" % (m, new, old),
@@ -294,7 +301,7 @@ def table(rows, cols, bases):
         line([r["workload"], r["group"]] + [fmt(r.get(c)) for c in names] +
              [fmt(r[k], "x") for k, _, _, _ in rat] +
              [fmt(r.get(c + "_cpu")) for c in names])
-    for g in ("compute", "kernel"):
+    for g in ("compute", "wider", "kernel"):
         sel = [r for r in rows if r["group"] == g and r["workload"] != "boot"]
         if not sel:
             continue
@@ -312,7 +319,8 @@ def plot(rows, cols, path, title):
     names = [r["workload"] for r in rows]
     fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(names) * max(1, len(cols) / 3) + 2), 4.8))
     width = 0.8 / len(cols)
-    colors = {"softmmu": "#c0504d", "espt": "#4f81bd", "user": "#9bbb59"}
+    colors = {"softmmu": "#c0504d", "espt": "#4f81bd", "user": "#9bbb59",
+              "nochain": "#8064a2"}
     ref = cols[0][0]           # the first base's softmmu (or first column)
     for i, (c, b, m) in enumerate(cols):
         ys = [(r.get(c) / r[ref]) if r.get(c) and r.get(ref) else 0 for r in rows]
@@ -365,13 +373,14 @@ def main():
     ap = argparse.ArgumentParser(
         description="Run the benchmark suite: softmmu vs ESPT vs qemu-arm user mode.")
     ap.add_argument("-w", "--workloads", default="all",
-                    help="comma-separated workloads, 'compute', 'kernel' or 'all' "
+                    help="comma-separated workloads, 'compute', 'wider', 'kernel' or 'all' "
                          "(known: %s, boot)" % ",".join(w.name for w in all_w))
     ap.add_argument("-r", "--repeats", type=int, default=3)
     ap.add_argument("-k", "--kernels", default="armmp", help="armmp,armmp-lpae")
     ap.add_argument("--smp", type=int, default=1)
     ap.add_argument("-m", "--modes", default="auto",
-                    help="comma-separated modes among softmmu,espt,user (default: all available)")
+                    help="comma-separated modes among softmmu,espt,user (default: all available), "
+                         "and nochain: ESPT with espt-chain=off, for what chaining adds")
     ap.add_argument("--tiny", action="store_true",
                     help="tiny inputs (the make check configuration)")
     ap.add_argument("-b", "--bases", default="",
@@ -388,7 +397,7 @@ def main():
     GROUPS["boot"] = "kernel"
     if args.workloads == "all":
         names = [w.name for w in all_w] + ["boot"]
-    elif args.workloads in ("compute", "kernel"):
+    elif args.workloads in ("compute", "wider", "kernel"):
         names = [w.name for w in all_w if w.group == args.workloads]
         if args.workloads == "kernel":
             names.append("boot")
@@ -433,15 +442,15 @@ def main():
     else:
         modes = args.modes.split(",")
         for m in modes:
-            if m not in MODES:
+            if m not in MODES + EXTRA_MODES:
                 ap.error("unknown mode %s" % m)
         for b in bases:
-            if "espt" in modes and not BINS[b]["espt"]:
+            if set(modes) & set(ESPT_MODES) and not BINS[b]["espt"]:
                 sys.exit("error: %s has no ESPT (-accel tcg,espt=on)"
                          % os.path.relpath(BINS[b]["qemu"], ROOT))
     # Columns: (name, base, mode), the modes of each base in turn.
     cols = [(col(b, m, bases), b, m) for b in bases for m in modes
-            if m != "espt" or BINS[b]["espt"]]
+            if m not in ESPT_MODES or BINS[b]["espt"]]
 
     os.makedirs(args.out, exist_ok=True)
     logs = os.path.join(args.out, "logs")

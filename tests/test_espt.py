@@ -77,6 +77,12 @@ def differential(flavour, smp):
         # left its cached TBs alone.
         check(on.get("tb-cache-pages-kept", 0) > 1000,
               "page flushes emptied the kernel's jump cache: %r" % on)
+        # User TBs' direct jumps to other pages ran chained, and their
+        # lookup exits looked up inline (invariant 13).
+        check(on.get("chain-links", 0) > 1000 and on.get("chain-slots", 0) > 1000,
+              "jumps across pages not chained: %r" % on)
+        check(on.get("lookup-misses", 0) > 0 and on.get("lookup-mismatch", -1) == 0,
+              "inline lookups unused or computing another state: %r" % on)
         if flavour == "armmp":
             # Software PAN rewrites DACR on every kernel entry and exit.
             check(on.get("flushes-kept", 0) > 1000, "DACR flushes not kept: %r" % on)
@@ -143,6 +149,13 @@ def correctness(flavour, smp):
               "guest TLB maintenance did not reach the shadow tables: %r" % on)
         # jit/smc/munmap: page flushes that hit code of cached user TBs.
         check(on.get("flushes-code", 0) > 0, "no flush reached a user jump cache: %r" % on)
+        # chain: jumps across pages were linked, and links were refused
+        # after the callee page changed (remap, fork, JIT, PROT_NONE).
+        check(on.get("chain-links", 0) > 0 and on.get("chain-stale", 0) > 0,
+              "chained jumps not linked, or never refused: %r" % on)
+        # Inline lookups ran, and computed the state as the helper does.
+        check(on.get("lookup-misses", 0) > 0 and on.get("lookup-mismatch", -1) == 0,
+              "inline lookups unused or computing another state: %r" % on)
         info = suite_info(runs["on"][0])
         # MGLRU's look-around clears young bits without a flush, which
         # shadow pages never set again (docs/espt.md, invariant 12): if a
@@ -154,10 +167,12 @@ def correctness(flavour, smp):
             check(info.get("hugetlb") == 1 and info.get("thp_kib", 0) > 0,
                   "LPAE guest without huge pages, large mappings untested: %r" % info)
         print("    %d lines equal; maps %d, faults %d/%d, io fallbacks %d, smc writes %d, "
-              "flushes all/page/code %d/%d/%d; suite %s s (off) vs %s s (on)"
+              "flushes all/page/code %d/%d/%d, chain links/stale/shared %d/%d/%d; "
+              "suite %s s (off) vs %s s (on)"
               % (len(a), on["maps"], on["faults-read"], on["faults-write"],
                  on["fallbacks-io"], on["smc-writes"], on["flushes-all"],
-                 on["flushes-page"], on["flushes-code"], runs["off"][0].results["suite"][2],
+                 on["flushes-page"], on["flushes-code"], on["chain-links"],
+                 on["chain-stale"], on["chain-shared"], runs["off"][0].results["suite"][2],
                  runs["on"][0].results["suite"][2]), flush=True)
     test(name)(run)
 
@@ -614,6 +629,45 @@ def _():
             check(on.get("host-failures") == 0, "%s: host failures: %r" % (tag, on))
             print("    budget 200: flushes-budget %d, maps %d"
                   % (on["flushes-budget"], on["maps"]), flush=True)
+
+
+def chain_switch(flavour, smp):
+    name = "espt/chain/%s/smp%d" % (flavour, smp)
+
+    def run():
+        """The suite's chain part (tests/guest/progs/suite.c) with chained
+        jumps and inline lookups on (the default) and off
+        (espt-chain=off): the same output, the switch switches, and with
+        it on the lookups are served inline.  The part's four threads
+        alone make 240000 indirect branches (a call through a pointer and
+        two returns, 80000 times): far more than the misses allowed."""
+        runs = {}
+        for mode, extra in (("on", ON_ALL), ("off", ["-accel", "tcg,espt=on,espt-adaptive=off,espt-chain=off"])):
+            lf = log("%s-%s" % (name, mode))
+            r = boot(flavour, tests=["suite"], test_args={"suite": ["chain"]}, smp=smp,
+                     mem=1024, extra_qemu=extra, log_path=lf, timeout=300,
+                     hmp=["info espt"])
+            check(r.ok, "espt-chain=%s: %s" % (mode, explain(r, lf)))
+            check(r.hmp is not None, "espt-chain=%s: no monitor reply" % mode)
+            runs[mode] = (r, parse_espt(r.hmp["info espt"]))
+        a, b = suite_lines(runs["on"][0]), suite_lines(runs["off"][0])
+        check(len(a) >= 7 and a == b, "espt-chain=on and off disagree:\n  on:  %s\n  off: %s"
+              % (a, b))
+        on, off = runs["on"][1], runs["off"][1]
+        check(off.get("chain-slots", -1) == 0 and off.get("lookup-misses", -1) == 0,
+              "espt-chain=off still chained or looked up inline: %r" % off)
+        check(on.get("chain-links", 0) > 100 and on.get("chain-stale", 0) > 0,
+              "jumps across pages not linked, or never refused: %r" % on)
+        check(0 < on.get("lookup-misses", 0) < 60000 and on.get("lookup-mismatch", -1) == 0,
+              "indirect branches not looked up inline: %r" % on)
+        print("    chain links %d, stale %d, shared %d, misses %d; inline lookup misses %d"
+              % (on["chain-links"], on["chain-stale"], on["chain-shared"],
+                 on["chain-misses"], on["lookup-misses"]), flush=True)
+    test(name)(run)
+
+
+for _fl, _smp in (("armmp", 1), ("armmp-lpae", 4)):
+    chain_switch(_fl, _smp)
 
 
 @test("espt/gdb-watchpoint-in-section")

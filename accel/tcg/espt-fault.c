@@ -112,7 +112,7 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
         trace_espt_fallback(cpu->cpu_index, addr, "cannot map");
         if (t->stale) {
             /* Emptying it for the budget failed: softmmu from now on. */
-            cpu->tcg_cflags &= ~CF_ESPT;
+            espt_set_cflags(cpu, 0);
         }
         espt_fallback(cpu, retaddr);
     }

@@ -36,6 +36,7 @@ bool espt_enabled;
 
 EsptMode espt_mode = ESPT_MODE_AUTO;
 bool espt_adaptive = true;
+bool espt_chain = true;
 const char *espt_off_reason = "not started";
 const char *espt_inhibited;
 const EsptTargetOps *espt_ops;
@@ -48,6 +49,16 @@ void espt_set_adaptive(bool on)
 bool espt_get_adaptive(void)
 {
     return espt_adaptive;
+}
+
+void espt_set_chain(bool on)
+{
+    espt_chain = on;
+}
+
+bool espt_get_chain(void)
+{
+    return espt_chain;
 }
 
 void espt_set_mode(EsptMode mode)
@@ -167,7 +178,7 @@ void espt_inhibit(const char *why)
     }
     qemu_mutex_unlock(&espt.lock);
     CPU_FOREACH(cpu) {
-        cpu->tcg_cflags &= ~CF_ESPT;
+        espt_set_cflags(cpu, 0);
     }
     espt_stats.inhibits++;
 }
@@ -398,6 +409,7 @@ bool espt_accel_init(Error **errp)
     qemu_add_machine_init_done_notifier(&espt_ram_notifier);
     postcopy_add_notifier(&espt_postcopy_notifier);
     espt_mmu_idx = espt_ops->mmu_idx;
+    espt_chain_init();
     espt_enabled = true;
     espt_off_reason = NULL;
     espt_switch_companions(true);

@@ -78,6 +78,11 @@ typedef struct EsptTable {
     EsptJumpCache *jc;
     unsigned long *code;
     bool jc_used;               /* jc may hold TBs */
+    /*
+     * The key of links made from this table's TBs (espt-chain.c): fresh
+     * whenever jc is emptied, 0 until first needed.
+     */
+    uint32_t chain_key;
     EsptCpu *owner;
     int asid;
     /*
@@ -102,8 +107,14 @@ struct EsptCpu {
     unsigned window_drops;      /* mapped pages dropped by flushes */
     unsigned window_fallbacks;  /* accesses ESPT could not map */
     int64_t cold_until;         /* softmmu TBs until then (ns), 0: none */
+    /* The table whose key the vCPU's chained jumps use, and that key. */
+    EsptTable *chain_table;
+    uint32_t *chain_key;
+    /* The target's CF_PCREL, which CF_ESPT TBs do without. */
+    uint32_t pcrel;
     /* Hot counters, written by the vCPU's thread only: no shared line. */
-    uint64_t flush_page, jc_misses;
+    uint64_t flush_page, jc_misses, chain_links, chain_misses, chain_stale;
+    uint64_t lookup_misses;
 };
 
 /* EsptCpu.suppress */
@@ -143,6 +154,7 @@ typedef struct EsptStats {
     uint64_t flush_asid, flush_code;
     uint64_t table_switches, cold_periods, upgrades, maps_large;
     uint64_t host_failures, tables_stale, inhibits, cold_fallbacks;
+    uint64_t chain_shared, lookup_mismatch;
 } EsptStats;
 extern EsptStats espt_stats;
 
@@ -153,6 +165,7 @@ extern __thread EsptTable *espt_thread_table;
 extern EsptMode espt_mode;
 /* Fall back to softmmu where ESPT would not pay (tcg,espt-adaptive=). */
 extern bool espt_adaptive;
+extern bool espt_chain;
 /* Why ESPT is off (NULL while it is on). */
 extern const char *espt_off_reason;
 /* Why no vCPU may use ESPT for now (NULL: they may); see espt_inhibit(). */
@@ -190,6 +203,30 @@ bool espt_set_gs(EsptTable *t);
 /* espt-jc.c */
 void espt_jc_init(EsptTable *t);
 void espt_jc_empty(EsptTable *t);
+
+void espt_chain_init(void);
+void espt_chain_rekey(EsptTable *t);
+void espt_chain_enter(CPUState *cpu, EsptCpu *c, EsptTable *t);
+void espt_chain_tb_flush(void);
+uint64_t espt_chain_slots_used(void);
+
+/*
+ * CF_ESPT (@f) or not (0) for @cpu's next TBs.  CF_ESPT TBs are keyed by
+ * virtual PC even where the target translates PC-relative (10.0's
+ * CF_PCREL, which shares a TB between virtual addresses): a direct jump
+ * chained across pages (espt-chain.c) must lead to one address.
+ */
+static inline void espt_set_cflags(CPUState *cpu, uint32_t f)
+{
+    EsptCpu *c = espt_cpu(cpu);
+    uint32_t cf = cpu->tcg_cflags;
+
+    if (!(cf & CF_ESPT)) {
+        c->pcrel = cf & ESPT_CF_PCREL;
+    }
+    cf &= ~(CF_ESPT | ESPT_CF_PCREL);
+    cpu->tcg_cflags = cf | (f ? f : c->pcrel);
+}
 
 /* espt-policy.c */
 void espt_count_fault(CPUState *cpu, EsptCpu *c);

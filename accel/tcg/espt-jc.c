@@ -47,6 +47,8 @@ void espt_jc_empty(EsptTable *t)
 {
     espt_jc_clear(t->jc);
     bitmap_zero(t->code, TB_CODE_BITS);
+    /* Links made from its TBs were as good as its entries: no longer. */
+    espt_chain_rekey(t);
 }
 
 /*
@@ -95,6 +97,7 @@ void espt_tb_flush(void)
     if (!espt_enabled) {
         return;
     }
+    espt_chain_tb_flush();
     for (i = 0; i < espt.ncpus; i++) {
         for (j = 0; j < ESPT_ASIDS; j++) {
             if (espt.cpus[i].tables[j].jc_used) {

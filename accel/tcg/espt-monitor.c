@@ -52,6 +52,13 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->tables_stale = espt_stats.tables_stale;
     info->inhibits = espt_stats.inhibits;
     info->cold_fallbacks = espt_stats.cold_fallbacks;
+    info->chain_slots = espt_chain_slots_used();
+    info->chain_shared = qatomic_read(&espt_stats.chain_shared);
+    info->chain_links = 0;
+    info->chain_misses = 0;
+    info->chain_stale = 0;
+    info->lookup_misses = 0;
+    info->lookup_mismatch = qatomic_read(&espt_stats.lookup_mismatch);
     info->inhibited = g_strdup(qatomic_read(&espt_inhibited));
     ESPT_QAPI_SET_HAS(info, inhibited, info->inhibited != NULL);
     info->tb_cache_misses = 0;
@@ -60,6 +67,10 @@ EsptInfo *qmp_query_espt(Error **errp)
     for (i = 0; i < espt.ncpus; i++) {
         info->tb_cache_misses += qatomic_read(&espt.cpus[i].jc_misses);
         info->flushes_page += qatomic_read(&espt.cpus[i].flush_page);
+        info->chain_links += qatomic_read(&espt.cpus[i].chain_links);
+        info->chain_misses += qatomic_read(&espt.cpus[i].chain_misses);
+        info->chain_stale += qatomic_read(&espt.cpus[i].chain_stale);
+        info->lookup_misses += qatomic_read(&espt.cpus[i].lookup_misses);
     }
     return info;
 }
@@ -99,6 +110,13 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "flushes-code", i->flushes_code },
         { "tb-cache-misses", i->tb_cache_misses },
         { "tb-cache-pages-kept", i->tb_cache_pages_kept },
+        { "chain-slots", i->chain_slots },
+        { "chain-links", i->chain_links },
+        { "chain-misses", i->chain_misses },
+        { "chain-stale", i->chain_stale },
+        { "chain-shared", i->chain_shared },
+        { "lookup-misses", i->lookup_misses },
+        { "lookup-mismatch", i->lookup_mismatch },
         { "host-failures", i->host_failures },
         { "tables-stale", i->tables_stale },
         { "inhibits", i->inhibits },

@@ -49,7 +49,7 @@ static void espt_go_cold(CPUState *cpu, EsptCpu *c, int64_t now)
     c->cold_until = now + ESPT_COLD_NS;
     espt_stats.cold_periods++;
     /* TBs looked up from now on run on softmmu; see espt_update(). */
-    cpu->tcg_cflags &= ~CF_ESPT;
+    espt_set_cflags(cpu, 0);
 }
 
 /* @cpu takes a shadow fault (@c is its EsptCpu). */
@@ -157,6 +157,8 @@ static uint32_t espt_cflags_now(CPUState *cpu)
         }
         c->cold_until = 0;
     }
+    /* Its chained jumps use the table's key (espt-chain.c). */
+    espt_chain_enter(cpu, c, t);
     return CF_ESPT;
 }
 
@@ -175,5 +177,5 @@ void espt_update(CPUState *cpu)
     if (cpu == current_cpu) {
         f = espt_cflags_now(cpu);
     }
-    cpu->tcg_cflags = (cpu->tcg_cflags & ~CF_ESPT) | f;
+    espt_set_cflags(cpu, f);
 }

@@ -27,6 +27,7 @@
 #include "accel/tcg/cpu-ops.h"
 #include "accel/tcg/internal-common.h"  /* curr_cflags() */
 #include "accel/tcg/tb-internal.h"      /* GETPC_ADJ */
+#include "exec/tb-flush.h"
 #else
 #define ESPT_QEMU_10 0
 #include "sysemu/cpus.h"
@@ -66,6 +67,13 @@
 #define ESPT_CF_LAST_IO             CF_LAST_IO
 #else
 #define ESPT_CF_LAST_IO             0
+#endif
+
+/* PC-relative TBs shared between virtual addresses: 8.0's CF_PCREL. */
+#ifdef CF_PCREL
+#define ESPT_CF_PCREL               CF_PCREL
+#else
+#define ESPT_CF_PCREL               0
 #endif
 
 /* QAPI: optional pointer members lost their has_ flag in 8.0. */

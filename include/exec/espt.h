@@ -33,6 +33,9 @@ typedef enum EsptMode {
     ESPT_MODE_ON,
 } EsptMode;
 
+struct DisasContextBase;
+struct TCGv_i32_d;
+
 #ifndef CONFIG_USER_ONLY
 /* The mmu index whose accesses ESPT serves; -1 while ESPT is off. */
 extern int espt_mmu_idx;
@@ -49,6 +52,13 @@ EsptMode espt_get_mode(void);
  */
 void espt_set_adaptive(bool on);
 bool espt_get_adaptive(void);
+/*
+ * -accel tcg,espt-chain=: chain user-mode TBs across guest pages, checked
+ * per address space (accel/tcg/espt-chain.c; default on; off leaves every
+ * such jump to the lookup helper, as upstream does).
+ */
+void espt_set_chain(bool on);
+bool espt_get_chain(void);
 /* NULL if this host can run ESPT, else why not. */
 const char *espt_host_unsupported(void);
 /* Called once the accelerator is set up; fails with a reason. */
@@ -85,6 +95,23 @@ void espt_uninhibit(void);
  * lookups, which run on every indirect branch, pay nothing for ESPT.
  */
 void espt_update(CPUState *cpu);
+
+/*
+ * The target's translator: a direct jump of the TB being translated to
+ * @dest, which is on another guest page than the TB's start, with the PC
+ * already set to @dest.  For a CF_ESPT TB this emits the jump chained
+ * through a checked link (accel/tcg/espt-chain.c) and returns true; else
+ * false, and the caller emits its usual lookup of the next TB.
+ */
+bool espt_gen_chain(struct DisasContextBase *db, uint64_t dest);
+/*
+ * The target's translator: the TB being translated ends by looking up the
+ * next TB from the CPU state (an indirect branch, or any lookup exit).
+ * For a CF_ESPT TB this emits an inline lookup in the shadow table's jump
+ * cache before the usual helper, and returns true; else false, and the
+ * caller emits tcg_gen_lookup_and_goto_ptr().
+ */
+bool espt_gen_lookup(void);
 
 /* cputlb: softmmu TLB maintenance that the shadow tables must follow. */
 void espt_tlb_flush(CPUState *cpu, uint16_t idxmap);
@@ -148,6 +175,16 @@ typedef struct EsptTargetOps {
      * espt=off keeps upstream's softmmu.
      */
     void (*enable)(bool on);
+    /*
+     * Optional.  While translating a CF_ESPT TB: emit code that computes
+     * into @pc, @flags and @cs_base (its low half) what a TB lookup would
+     * now compute with cpu_get_tb_cpu_state(), from the live CPU state.
+     * Indirect jumps of CF_ESPT TBs then look the table's jump cache up
+     * inline (accel/tcg/espt-chain.c); its miss path checks the result
+     * against cpu_get_tb_cpu_state() and counts any difference.
+     */
+    void (*gen_tb_state)(struct TCGv_i32_d *pc, struct TCGv_i32_d *flags,
+                         struct TCGv_i32_d *cs_base);
 } EsptTargetOps;
 /* Once, before the accelerator is initialised; @ops must stay valid. */
 void espt_register_target(const EsptTargetOps *ops);
@@ -206,6 +243,14 @@ void espt_flush_narrowed(CPUState *cpu);
 
 #else
 #define espt_enabled false
+static inline bool espt_gen_chain(struct DisasContextBase *db, uint64_t dest)
+{
+    return false;
+}
+static inline bool espt_gen_lookup(void)
+{
+    return false;
+}
 static inline TranslationBlock *espt_jmp_cache_get(uint32_t hash,
                                                    uint64_t pc)
 {

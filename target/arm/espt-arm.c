@@ -13,6 +13,7 @@
 #include "exec/exec-all.h"
 #include "exec/espt.h"
 #include "qemu/module.h"
+#include "tcg/tcg-op.h"
 #include "tlb-domains.h"
 
 /*
@@ -100,12 +101,78 @@ static int espt_arm_context(CPUState *cs, EsptContext *ctx)
     return env->cp15.contextidr_ns & 0xff;
 }
 
+#if ESPT_QEMU_10
+#define espt_arm_env tcg_env
+#else
+#define espt_arm_env cpu_env
+#endif
+
+static void espt_arm_ld(TCGv_i32 v, size_t ofs)
+{
+    tcg_gen_ld_i32(v, espt_arm_env, ofs);
+}
+
+/*
+ * Inline what cpu_get_tb_cpu_state() computes for AArch32 A-profile
+ * (user_ok() keeps ESPT off elsewhere): env->hflags with the fields it
+ * does not cache filled in from the live state, in the same order; the
+ * A32 and AM32 fields are in flags2, the TB's cs_base.  The
+ * inline lookup's miss path compares this with cpu_get_tb_cpu_state()
+ * and counts a difference (lookup-mismatch, which the tests require 0).
+ */
+static void espt_arm_gen_tb_state(TCGv_i32 pc, TCGv_i32 flags,
+                                  TCGv_i32 cs_base)
+{
+    CPUARMState *env = espt_cpu_env(current_cpu);
+    TCGv_i32 t = tcg_temp_new_i32();
+    TCGv_i32 f2 = cs_base;      /* the A32 and AM32 fields live here */
+
+    espt_arm_ld(pc, offsetof(CPUARMState, regs[15]));
+    espt_arm_ld(flags, offsetof(CPUARMState, hflags.flags));
+    /* flags2: its low half (AArch32 state leaves the high one 0). */
+    espt_arm_ld(f2, offsetof(CPUARMState, hflags.flags2));
+    if (arm_feature(env, ARM_FEATURE_XSCALE)) {
+        espt_arm_ld(t, offsetof(CPUARMState, cp15.c15_cpar));
+        tcg_gen_deposit_i32(f2, f2, t, R_TBFLAG_A32_XSCALE_CPAR_SHIFT,
+                            R_TBFLAG_A32_XSCALE_CPAR_LENGTH);
+    } else {
+        espt_arm_ld(t, offsetof(CPUARMState, vfp.vec_len));
+        tcg_gen_deposit_i32(f2, f2, t, R_TBFLAG_A32_VECLEN_SHIFT,
+                            R_TBFLAG_A32_VECLEN_LENGTH);
+        espt_arm_ld(t, offsetof(CPUARMState, vfp.vec_stride));
+        tcg_gen_deposit_i32(f2, f2, t, R_TBFLAG_A32_VECSTRIDE_SHIFT,
+                            R_TBFLAG_A32_VECSTRIDE_LENGTH);
+    }
+    /* FPEXC.EN sets VFPEN; a clear one leaves what hflags has. */
+    espt_arm_ld(t, offsetof(CPUARMState, vfp.xregs[ARM_VFP_FPEXC]));
+    tcg_gen_shri_i32(t, t, 30);
+    tcg_gen_andi_i32(t, t, 1);
+    tcg_gen_shli_i32(t, t, R_TBFLAG_A32_VFPEN_SHIFT);
+    tcg_gen_or_i32(f2, f2, t);
+    espt_arm_ld(t, offsetof(CPUARMState, thumb));
+    tcg_gen_deposit_i32(f2, f2, t, R_TBFLAG_AM32_THUMB_SHIFT,
+                        R_TBFLAG_AM32_THUMB_LENGTH);
+    espt_arm_ld(t, offsetof(CPUARMState, condexec_bits));
+    tcg_gen_deposit_i32(f2, f2, t, R_TBFLAG_AM32_CONDEXEC_SHIFT,
+                        R_TBFLAG_AM32_CONDEXEC_LENGTH);
+    /* PSTATE__SS (flags bit 2): SS_ACTIVE (bit 1) and PSTATE.SS. */
+    QEMU_BUILD_BUG_ON(R_TBFLAG_ANY_SS_ACTIVE_SHIFT != 1 ||
+                      R_TBFLAG_ANY_PSTATE__SS_SHIFT != 2);
+    espt_arm_ld(t, offsetof(CPUARMState, pstate));
+    tcg_gen_shri_i32(t, t, ctz32(PSTATE_SS) - 1);
+    tcg_gen_and_i32(t, t, flags);
+    tcg_gen_andi_i32(t, t, 1 << 1);
+    tcg_gen_shli_i32(t, t, 1);
+    tcg_gen_or_i32(flags, flags, t);
+}
+
 static const EsptTargetOps espt_arm_ops = {
     .mmu_idx = ARMMMUIdx_E10_0 & ARM_MMU_IDX_COREIDX_MASK,
     .user_ok = espt_arm_user_ok,
     .user_state = espt_arm_user_state,
     .context = espt_arm_context,
     .enable = arm_tlb_domains_enable,
+    .gen_tb_state = espt_arm_gen_tb_state,
 };
 
 /*

@@ -20,7 +20,7 @@ BENCH=$BUILD/bench
 ROOTFS=$BENCH/rootfs
 GUEST=$BUILD/guest
 CROSS=${CROSS:-arm-linux-gnueabihf-}
-PACKAGES="perl bzip2 cpp-12 gnugo sjeng xalan python3 sqlite3"
+PACKAGES="perl bzip2 cpp-12 gnugo sjeng xalan python3 sqlite3 lua5.4 luajit coreutils sed gawk"
 
 "$SRCDIR/tests/guest/build.sh" >/dev/null   # kernels, busybox
 

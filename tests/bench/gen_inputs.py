@@ -301,6 +301,115 @@ def gtp_script(moves, size=13, level=8):
     return "\n".join(out) + "\n"
 
 
+
+# lua5.4, allocation-heavy: trees of small tables built and dropped (the
+# garbage collector's work), string building and a word count, no JIT.
+LUA = r'''-- lua5.4: allocation-heavy interpreter work (tables, closures, strings)
+local depth, words_file = tonumber(arg[1]), arg[2]
+
+local function make(d)
+  if d == 0 then return { } end
+  d = d - 1
+  return { make(d), make(d) }
+end
+
+local function check(t)
+  if not t[1] then return 1 end
+  return 1 + check(t[1]) + check(t[2])
+end
+
+local long = make(depth)
+for d = 4, depth, 2 do
+  local iters, sum = 1 << (depth - d + 4), 0
+  for i = 1, iters do sum = sum + check(make(d)) end
+  print(string.format("trees %d depth %d check %d", iters, d, sum))
+end
+print("long lived check " .. check(long))
+
+local count, order = {}, {}
+for w in io.open(words_file):read("a"):gmatch("%a+") do
+  w = w:lower()
+  if not count[w] then count[w] = 0; order[#order + 1] = w end
+  count[w] = count[w] + 1
+end
+table.sort(order, function(a, b)
+  if count[a] ~= count[b] then return count[a] > count[b] end
+  return a < b
+end)
+for i = 1, 20 do print(order[i], count[order[i]]) end
+
+local parts = {}
+for i = 1, 200000 do
+  local f = function(x) return x * i % 9973 end
+  parts[#parts + 1] = tostring(f(i))
+  if #parts == 1000 then parts = { table.concat(parts, ","):sub(1, 32) } end
+end
+print("closures " .. parts[1])
+'''
+
+# luajit: the JIT compiles hot loops to ARM code at run time (code pages
+# written, then run): numeric kernels, string hashing, table churn.
+LUAJIT = r'''-- luajit: work for a JIT (traces compiled to ARM code while it runs)
+local n = tonumber(arg[1])
+
+local function mandel(size)
+  local count = 0
+  for y = 0, size - 1 do
+    local ci = 2 * y / size - 1
+    for x = 0, size - 1 do
+      local cr, zr, zi, i = 2 * x / size - 1.5, 0, 0, 0
+      while i < 50 and zr * zr + zi * zi < 4 do
+        zr, zi = zr * zr - zi * zi + cr, 2 * zr * zi + ci
+        i = i + 1
+      end
+      if i == 50 then count = count + 1 end
+    end
+  end
+  return count
+end
+
+local function fannkuch(m)
+  local perm, perm1, count = {}, {}, {}
+  local maxflips, checksum, r, nperm = 0, 0, m, 0
+  for i = 0, m - 1 do perm1[i] = i end
+  while true do
+    while r ~= 1 do count[r - 1] = r; r = r - 1 end
+    for i = 0, m - 1 do perm[i] = perm1[i] end
+    local flips, k = 0, perm[0]
+    while k ~= 0 do
+      local i, j = 0, k
+      while i < j do perm[i], perm[j] = perm[j], perm[i]; i = i + 1; j = j - 1 end
+      flips = flips + 1
+      k = perm[0]
+    end
+    if flips > maxflips then maxflips = flips end
+    checksum = checksum + (nperm % 2 == 0 and flips or -flips)
+    while true do
+      if r == m then return checksum, maxflips end
+      local p0 = perm1[0]
+      for i = 0, r - 1 do perm1[i] = perm1[i + 1] end
+      perm1[r] = p0
+      count[r] = count[r] - 1
+      if count[r] > 0 then break end
+      r = r + 1
+    end
+    nperm = nperm + 1
+  end
+end
+
+print("mandel " .. mandel(40 * n))
+print("fannkuch " .. table.concat({ fannkuch(n + 3) }, " "))
+local h, t = 0, {}
+for i = 1, 20000 * n do
+  local s = "k" .. (i * 7919 % 100003)
+  t[s] = (t[s] or 0) + i
+  for c = 1, #s do h = (h * 31 + s:byte(c)) % 4294967296 end
+end
+local keys = 0
+for _ in pairs(t) do keys = keys + 1 end
+print("hash " .. h .. " keys " .. keys)
+'''
+
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -317,6 +426,8 @@ def main():
     put("report.xsl", XSL)
     put("bench.pl", PERL)
     put("bench.py", PYTHON)
+    put("bench.lua", LUA)
+    put("jit.lua", LUAJIT)
     for rows, name in ((150000, "bench.sql"), (5000, "small.sql")):
         put(name, SQL.replace("__ROWS__", str(rows)))
     put("sjeng.drive", sjeng_script(8))

@@ -35,6 +35,28 @@ class Workload:
         self.doc = doc
 
 
+def tools_steps(rounds):
+    """A pipeline of short-lived tool processes, each reading what the
+    one before wrote (out.NN files of this workload's directory)."""
+    steps = []
+    for r in range(rounds):
+        base = len(steps)
+
+        def o(k):
+            return "out.%02d" % (base + k)
+        steps += [
+            Step(["/bin/sed", "-n", "%d~%dp" % (r + 1, rounds), IN + "/text512k.txt"]),
+            Step(["/bin/sed", "-E", r"s/[^A-Za-z]+/\n/g", o(1)]),
+            Step(["/usr/bin/sort", o(2)]),
+            Step(["/usr/bin/uniq", "-c", o(3)]),
+            Step(["/usr/bin/sort", "-k1,1nr", "-k2", o(4)]),
+            Step(["/usr/bin/head", "-n", "40", o(5)]),
+            Step(["/usr/bin/gawk", "{ n += $1; l += length($2) } END { print n, l }", o(4)]),
+            Step(["/usr/bin/wc", "-l", "-c", o(2)]),
+        ]
+    return steps
+
+
 def _all(scale):
     """Workloads; scale 'full' for benchmarking, 'tiny' for make check."""
     full = scale == "full"
@@ -73,6 +95,20 @@ def _all(scale):
         Step(["/usr/bin/sqlite3", ":memory:", "-init", IN + ("/bench.sql" if full else "/small.sql"),
               ".quit"]),
     ], doc="sqlite3 in memory: generated rows, indexes, joins, window functions"))
+
+    # Programs outside the CINT2006 kind ("wider"), so that the figures
+    # we report are not tuned to one family: an allocation-heavy
+    # interpreter, a JIT runtime, and a pipeline of short-lived tools.
+    W.append(Workload("lua", "wider", [
+        Step(["/usr/bin/lua5.4", IN + "/bench.lua", "14" if full else "6",
+              IN + ("/text512k.txt" if full else "/text64k.txt")]),
+    ], doc="lua5.4: binary trees (garbage collection), a word count, closures"))
+    W.append(Workload("luajit", "wider", [
+        Step(["/usr/bin/luajit", IN + "/jit.lua", "7" if full else "2"]),
+    ], doc="luajit: its JIT compiles the hot loops to ARM code while it runs"))
+    W.append(Workload("tools", "wider", tools_steps(16 if full else 2),
+             doc="sed, sort, uniq, head, gawk, cut, wc: 8 short processes for "
+                 "each of 16 slices of 512 KiB of text"))
 
     W.append(Workload("forkexec", "kernel", [
         Step([BIN + "/forkexec", "1500" if full else "50"]),

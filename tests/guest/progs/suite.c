@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -978,6 +979,217 @@ static void t_flags(void)
     printf("suite: flags: ok\n");
 }
 
+/*
+ * ---- chain: direct jumps from one page of code to another -------------
+ *
+ * QEMU links translated code only within a guest page; qemu-espt also
+ * links user-mode jumps to other pages (docs/espt.md, invariant 13).  In
+ * each part a caller page jumps with a direct `bl' to a callee page, and
+ * what the callee page holds or allows changes while the caller page is
+ * left alone: the linked jump must follow every change.
+ */
+#define A_BL(from, to)  (0xeb000000u | (((to) - (from) - 2) & 0xffffff))
+#define A_PUSH_R4_LR    0xe92d4010u
+#define A_POP_R4_PC     0xe8bd8010u
+
+static void emit_caller(uint32_t *c, uint32_t *callee)
+{
+    c[0] = A_PUSH_R4_LR;
+    c[1] = A_BL(c + 1, callee);
+    c[2] = A_POP_R4_PC;
+    flush(c, 12);
+}
+
+static void map_fixed_anon(void *at, int prot)
+{
+    CHECK(mmap(at, page, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+               -1, 0) == at, "mmap at %p: %s", at, strerror(errno));
+}
+
+/* Mutual recursion between two pages, returns and all. */
+static volatile uint32_t rec_step = 3;
+static uint32_t rec_b(uint32_t n);
+
+__attribute__((noinline, aligned(4096)))
+static uint32_t rec_a(uint32_t n)
+{
+    return n ? rec_b(n - 1) * rec_step + (n & 7) : 1;
+}
+
+__attribute__((noinline, aligned(4096)))
+static uint32_t rec_b(uint32_t n)
+{
+    return n ? rec_a(n - 1) ^ (n * 2654435761u) : 2;
+}
+
+/* A computed-goto dispatch loop whose handlers call the pages above. */
+__attribute__((noinline, aligned(4096)))
+static uint32_t interp(const uint8_t *prog, uint32_t len, uint32_t rounds)
+{
+    static void *const op[] = { &&op_add, &&op_rec, &&op_mul, &&op_next };
+    uint32_t acc = 7, pc = 0;
+
+    goto *op[prog[pc]];
+op_add:
+    acc += prog[pc + 1];
+    pc += 2;
+    goto *op[prog[pc]];
+op_rec:
+    acc ^= rec_a(prog[pc + 1]);
+    pc += 2;
+    goto *op[prog[pc]];
+op_mul:
+    acc *= 2654435761u;
+    pc += 1;
+    goto *op[prog[pc]];
+op_next:
+    if (--rounds) {
+        pc = 0;
+        goto *op[prog[pc]];
+    }
+    (void)len;
+    return acc;
+}
+
+struct chain_thread {
+    uint32_t *caller;
+    uint32_t bad;
+};
+
+static void *chain_thread(void *arg)
+{
+    struct chain_thread *t = arg;
+    uint32_t i;
+
+    for (i = 0; i < 20000; i++) {
+        t->bad += ((fn0)t->caller)() != 1;
+    }
+    return NULL;
+}
+
+static void t_chain(void)
+{
+    /* Callers and callees 256 KiB apart, in a reservation of our own. */
+    uint8_t *r = map_anon(1 << 20, PROT_NONE);
+    uint32_t *caller = (uint32_t *)r;
+    uint32_t *callee = (uint32_t *)(r + (256 << 10));
+    uint32_t *jit = (uint32_t *)(r + (512 << 10));
+    uint32_t *caller2 = caller + 64, *caller3 = caller + 128;
+    static const uint8_t prog[] = { 0, 5, 1, 40, 2, 0, 9, 1, 300 & 0xff, 3 };
+    int one = code_file("/tmp/suite-chain1", 1);
+    int two = code_file("/tmp/suite-chain2", 2);
+    struct chain_thread th[4];
+    pthread_t tid[4];
+    uint32_t i, k, v, sum = 0, bad;
+    int sig, st;
+    pid_t pid;
+
+    map_fixed_anon(caller, PROT_READ | PROT_WRITE | PROT_EXEC);
+    emit_caller(caller, callee);
+
+    /* dlopen/dlclose: two libraries in turn at one address. */
+    for (i = 0; i < 100; i++) {
+        uint32_t want = 1 + i % 2;
+
+        munmap(callee, page);
+        map_code((uint8_t *)callee, want == 1 ? one : two);
+        for (k = 0; k < 3; k++) {
+            v = ((fn0)caller)();
+            CHECK(v == want, "remap %u call %u: ran %u", i, k, v);
+            sum += v;
+        }
+    }
+    printf("suite: chain: remap 100 x 3 calls, sum %u\n", sum);
+
+    /*
+     * fork: the child replaces the callee page, the caller page stays
+     * shared; both keep calling, taking turns on the CPU.
+     */
+    map_code((uint8_t *)callee, one);
+    for (k = 0; k < 3; k++) {
+        sum += ((fn0)caller)();
+    }
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        map_code((uint8_t *)callee, two);
+        bad = 0;
+        for (i = 0; i < 300; i++) {
+            bad += ((fn0)caller)() != 2;
+            sched_yield();
+        }
+        _exit(bad ? 1 : 0);
+    }
+    CHECK(pid > 0, "fork: %s", strerror(errno));
+    bad = 0;
+    for (i = 0; i < 300; i++) {
+        bad += ((fn0)caller)() != 1;
+        sched_yield();
+    }
+    CHECK(bad == 0, "parent ran the child's callee %u times", bad);
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+          "child ran the parent's callee (status %#x)", st);
+    printf("suite: chain: fork parent %s, child %s\n", bad ? "wrong" : "1",
+           st == 0 ? "2" : "wrong");
+
+    /* mprotect(PROT_NONE) of the callee: a fetch fault at the callee. */
+    CHECK(mprotect(callee, page, PROT_NONE) == 0, "mprotect: %s",
+          strerror(errno));
+    sig = faults(exec_at, caller);
+    report("prot_none call", sig, (uintptr_t)callee);
+    CHECK(sig == SIGSEGV && fault_addr == (uintptr_t)callee,
+          "call into PROT_NONE: sig %d at %#lx, callee %p", sig,
+          (unsigned long)fault_addr, (void *)callee);
+    CHECK(mprotect(callee, page, PROT_READ | PROT_EXEC) == 0, "mprotect");
+    v = ((fn0)caller)();
+    CHECK(v == 1, "after PROT_NONE: ran %u", v);
+    sum += v;
+
+    /* A JIT rewrites the callee page in place (RWX, no mprotect). */
+    map_fixed_anon(jit, PROT_READ | PROT_WRITE | PROT_EXEC);
+    emit_caller(caller2, jit);
+    for (i = 0; i < 200; i++) {
+        jit[0] = A_MOVW(0, i * 7);
+        jit[1] = A_BX_LR;
+        flush(jit, 8);
+        for (k = 0; k < 2; k++) {
+            v = ((fn0)caller2)();
+            CHECK(v == i * 7, "jit %u call %u: ran %u", i, k, v);
+            sum += v;
+        }
+    }
+    printf("suite: chain: jit 200 rewrites ok\n");
+
+    /* Threads (on several vCPUs with -smp 4) share the linked jump. */
+    emit_caller(caller3, callee);
+    for (i = 0; i < 4; i++) {
+        th[i].caller = caller3;
+        th[i].bad = 0;
+        CHECK(pthread_create(&tid[i], NULL, chain_thread, &th[i]) == 0,
+              "pthread_create");
+    }
+    bad = 0;
+    for (i = 0; i < 4; i++) {
+        pthread_join(tid[i], NULL);
+        bad += th[i].bad;
+    }
+    CHECK(bad == 0, "threads: %u wrong calls", bad);
+
+    /* Deep recursion and a dispatch loop, across pages. */
+    v = rec_a(20000);
+    mix(v);
+    printf("suite: chain: recursion %u\n", v);
+    v = interp(prog, sizeof(prog), 2000);
+    mix(v);
+    printf("suite: chain: interp %u\n", v);
+
+    munmap(r, 1 << 20);
+    close(one);
+    close(two);
+    mix(sum);
+    printf("suite: chain: sum %u\n", sum);
+}
+
 /* ---- driver ----------------------------------------------------------- */
 
 static const struct {
@@ -989,7 +1201,7 @@ static const struct {
     { "signals", t_signals }, { "unaligned", t_unaligned },
     { "huge", t_huge }, { "highmem", t_highmem }, { "devmem", t_devmem },
     { "procmem", t_procmem }, { "flags", t_flags },
-    { "codealias", t_codealias },
+    { "codealias", t_codealias }, { "chain", t_chain },
 };
 
 static int run(int i)

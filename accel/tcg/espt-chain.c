@@ -1,0 +1,459 @@
+/*
+ * qemu-espt: direct jumps of CF_ESPT TBs chained across guest pages
+ * (docs/espt.md, invariant 13).
+ *
+ * Upstream chains a TB only to a target on the page it starts on: the
+ * virtual page of any other target may be remapped without the TB being
+ * invalidated.  A CF_ESPT TB runs only in user mode of its vCPU's current
+ * shadow table, whose jump cache already holds TBs exactly as long as the
+ * table's translations of their code (invariant 7).  So a direct jump to
+ * another page gets a link slot: a word with the TB it last led to and
+ * the key of the table it was linked in.  Each table has a key, fresh from
+ * one global counter whenever its jump cache is emptied; the vCPU's
+ * current key is a word the generated code reads from env
+ * (CPUNegativeOffsetState.espt_chain_key).  The jump is taken through the
+ * slot when the slot's key is the vCPU's and the TB is not invalidated;
+ * otherwise espt_chain() looks the target up as helper_lookup_tb_ptr()
+ * does and links the slot to what that returned.
+ *
+ * Copyright (c) 2026 qemu-espt developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "cpu.h"
+#include "exec/exec-all.h"
+#include "exec/translator.h"
+#include "tcg/tcg.h"
+#include "tcg/tcg-op.h"
+#include "exec/helper-proto.h"
+#include "exec/helper-gen.h"
+#include "espt-internal.h"
+
+#ifdef ESPT_CHAIN_HELPER
+
+/*
+ * One direct jump's link.  @link is read by generated code in one load:
+ * the key it was linked under in the low half (ESPT_CHAIN_KEY_NONE when
+ * unlinked, never a vCPU's key) and, in the high half, the target TB's
+ * signed offset from espt_chain_base.  The rest is the helper's.
+ */
+typedef struct EsptChainSlot {
+    uint64_t link;
+    uint32_t dest;              /* the guest PC the jump goes to */
+    uint32_t cflags;            /* the jumping TB's: its target's too */
+    int32_t cpu;                /* the vCPU that linked it last */
+    uint32_t moves;             /* times another vCPU took it over */
+} EsptChainSlot;
+
+/*
+ * Slots for this many jumps (two per TB at most); when they run out, the
+ * jumps translated after that use the lookup helper until tb_flush().
+ */
+#define ESPT_CHAIN_SLOTS    (1 << 21)
+/*
+ * A slot taken over by other vCPUs this often is left unlinked: threads
+ * of one process on several vCPUs (one table each, so several keys) would
+ * otherwise rewrite its cache line on every pass.
+ */
+#define ESPT_CHAIN_MOVES    8
+#define ESPT_CHAIN_KEY_NONE UINT32_MAX
+/* Keys left when the counter asks for a tb_flush(), which restarts it. */
+#define ESPT_CHAIN_KEY_SPARE (1u << 16)
+
+#if ESPT_QEMU_10
+#define ESPT_NEG_OFS(f)     (offsetof(ArchCPU, parent_obj.neg.f) - \
+                             offsetof(ArchCPU, env))
+#define espt_neg(cs)            (&(cs)->neg)
+#define espt_tcg_env            tcg_env
+#define espt_gen_cflags()       (tcg_ctx->gen_tb->cflags)
+#define espt_temp_new_tb_ptr    tcg_temp_new_ptr
+#define espt_temp_new_tb_i32    tcg_temp_new_i32
+typedef vaddr espt_tb_pc_t;
+typedef uint64_t espt_tb_cs_t;
+#else
+#define ESPT_NEG_OFS(f)     (offsetof(ArchCPU, neg.f) - offsetof(ArchCPU, env))
+#define espt_neg(cs)            cpu_neg(cs)
+#define espt_tcg_env            cpu_env
+#define espt_gen_cflags()       (tcg_ctx->tb_cflags)
+/* 7.2's plain temps die at a branch; these are used after one. */
+#define espt_temp_new_tb_ptr    tcg_temp_local_new_ptr
+#define espt_temp_new_tb_i32    tcg_temp_local_new_i32
+typedef target_ulong espt_tb_pc_t;
+typedef target_ulong espt_tb_cs_t;
+#endif
+#define ESPT_CHAIN_KEY_OFS      ESPT_NEG_OFS(espt_chain_key)
+#define espt_chain_key_of(cs)   (&espt_neg(cs)->espt_chain_key)
+
+static EsptChainSlot *espt_slots;
+/* An address in the TCG code buffer (at most 2 GiB): TBs are near it. */
+static uintptr_t espt_chain_base;
+static uint32_t espt_slots_used;
+static uint32_t espt_chain_next = 1;
+static bool espt_chain_flush_asked;
+
+void espt_chain_init(void)
+{
+    size_t len = ESPT_CHAIN_SLOTS * sizeof(EsptChainSlot);
+    void *p;
+
+    if (!espt_chain) {
+        return;                 /* espt-chain=off */
+    }
+    p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        /* No chaining: every jump to another page takes the lookup. */
+        espt_host_failed("reserve chain slots", errno);
+        return;
+    }
+    espt_slots = p;
+}
+
+/* A fresh key, unique until the next tb_flush(). */
+static uint32_t espt_chain_new_key(void)
+{
+    uint32_t k = qatomic_fetch_inc(&espt_chain_next);
+
+    if (unlikely(k >= ESPT_CHAIN_KEY_NONE - ESPT_CHAIN_KEY_SPARE)) {
+        /* Old links could match a reused key: start again from none. */
+        if (!qatomic_xchg(&espt_chain_flush_asked, true) && first_cpu) {
+            tb_flush(first_cpu);
+        }
+        if (k >= ESPT_CHAIN_KEY_NONE - 1) {
+            qatomic_set(&espt_chain_next, ESPT_CHAIN_KEY_NONE - 1);
+            return ESPT_CHAIN_KEY_NONE;     /* links nothing */
+        }
+    }
+    return k;
+}
+
+/*
+ * @t's jump cache is being emptied (any thread, usually its owner's): no
+ * link made under its old key may be taken again.  If @t is its vCPU's
+ * current table, the vCPU's key changes at once; espt_chain_enter()
+ * re-reads the table's key after publishing the vCPU's, so it cannot put
+ * the old one back.
+ */
+void espt_chain_rekey(EsptTable *t)
+{
+    EsptCpu *c = t->owner;
+
+    if (!espt_slots) {
+        return;
+    }
+    qatomic_set(&t->chain_key, espt_chain_new_key());
+    /* The new key before reading chain_table: pairs with enter()'s. */
+    smp_mb();
+    if (qatomic_read(&c->chain_table) == t && c->chain_key) {
+        qatomic_set(c->chain_key, qatomic_read(&t->chain_key));
+    }
+}
+
+/* @cpu runs CF_ESPT TBs on @t next (its own thread). */
+void espt_chain_enter(CPUState *cpu, EsptCpu *c, EsptTable *t)
+{
+    uint32_t *key = espt_chain_key_of(cpu);
+    uint32_t k;
+
+    /* The table's jump cache, for inline lookups (espt_gen_lookup()). */
+    espt_neg(cpu)->espt_jc = t->jc;
+    if (likely(c->chain_table == t && *key && *key == t->chain_key)) {
+        return;
+    }
+    if (!espt_slots) {
+        *key = ESPT_CHAIN_KEY_NONE;
+        return;
+    }
+    c->chain_key = key;
+    qatomic_set(&c->chain_table, t);
+    /* chain_table before the table's key: pairs with rekey()'s. */
+    smp_mb();
+    do {
+        k = qatomic_read(&t->chain_key);
+        if (!k) {
+            /* First use of the table (or since tb_flush()). */
+            qatomic_cmpxchg(&t->chain_key, 0, espt_chain_new_key());
+            k = qatomic_read(&t->chain_key);
+        }
+        qatomic_set(key, k);
+        /* The vCPU's key before checking the table's again. */
+        smp_mb();
+    } while (qatomic_read(&t->chain_key) != k);
+}
+
+/* tb_flush(): every TB is gone, and with them every link (exclusive). */
+void espt_chain_tb_flush(void)
+{
+    int i, j;
+
+    if (!espt_slots) {
+        return;
+    }
+    espt_slots_used = 0;
+    espt_chain_next = 1;
+    espt_chain_flush_asked = false;
+    for (i = 0; i < espt.ncpus; i++) {
+        EsptCpu *c = &espt.cpus[i];
+
+        for (j = 0; j < ESPT_ASIDS; j++) {
+            c->tables[j].chain_key = 0;
+        }
+        c->chain_table = NULL;
+        if (c->chain_key) {
+            *c->chain_key = ESPT_CHAIN_KEY_NONE;
+        }
+    }
+}
+
+static EsptChainSlot *espt_chain_slot_new(uint32_t dest, uint32_t cflags)
+{
+    uint32_t i = qatomic_fetch_inc(&espt_slots_used);
+    EsptChainSlot *s;
+
+    if (i >= ESPT_CHAIN_SLOTS) {
+        qatomic_set(&espt_slots_used, ESPT_CHAIN_SLOTS);
+        return NULL;
+    }
+    s = &espt_slots[i];
+    s->link = ESPT_CHAIN_KEY_NONE;
+    s->dest = dest;
+    s->cflags = cflags;
+    s->cpu = -1;
+    s->moves = 0;
+    return s;
+}
+
+bool espt_gen_chain(DisasContextBase *db, uint64_t dest)
+{
+    uint32_t cflags = tb_cflags(db->tb);
+    EsptChainSlot *s;
+    TCGv_ptr slot, tb, code, next;
+    TCGv_i64 link;
+    TCGv_i32 key, bad, tbcf;
+    TCGLabel *miss;
+
+    if (!(cflags & CF_ESPT) || (cflags & (CF_NO_GOTO_TB | CF_NO_GOTO_PTR)) ||
+        !espt_chain || !espt_slots) {
+        return false;
+    }
+    s = espt_chain_slot_new(dest, cflags);
+    if (!s) {
+        return false;
+    }
+    if (unlikely(!qatomic_read(&espt_chain_base))) {
+        qatomic_cmpxchg(&espt_chain_base, 0,
+                        (uintptr_t)tcg_ctx->code_gen_buffer);
+    }
+    slot = tcg_constant_ptr(s);
+    link = tcg_temp_new_i64();
+    key = tcg_temp_new_i32();
+    bad = tcg_temp_new_i32();
+    tbcf = tcg_temp_new_i32();
+    tb = tcg_temp_new_ptr();
+    code = espt_temp_new_tb_ptr();
+
+    /* One load: a link is taken only with the TB it was made to. */
+    tcg_gen_ld_i64(link, slot, offsetof(EsptChainSlot, link));
+    tcg_gen_ld_i32(key, espt_tcg_env, ESPT_CHAIN_KEY_OFS);
+    tcg_gen_extrl_i64_i32(bad, link);
+    tcg_gen_xor_i32(bad, bad, key);
+    /*
+     * The TB, read before the key is known to match: an unlinked slot
+     * points at the start of the code buffer, a stale one at a TB of this
+     * code buffer, which tb_flush() empties together with the slots.
+     */
+    tcg_gen_sari_i64(link, link, 32);
+    tcg_gen_trunc_i64_ptr(tb, link);
+    tcg_gen_addi_ptr(tb, tb, espt_chain_base);
+    tcg_gen_ld_i32(tbcf, tb, offsetof(TranslationBlock, cflags));
+    tcg_gen_andi_i32(tbcf, tbcf, CF_INVALID);
+    tcg_gen_or_i32(bad, bad, tbcf);
+    tcg_gen_ld_ptr(code, tb, offsetof(TranslationBlock, tc.ptr));
+    miss = gen_new_label();
+    tcg_gen_brcondi_i32(TCG_COND_NE, bad, 0, miss);
+    tcg_gen_goto_ptr(code);
+
+    gen_set_label(miss);
+    next = tcg_temp_new_ptr();
+    gen_helper_espt_chain(next, espt_tcg_env, slot);
+    tcg_gen_goto_ptr(next);
+    return true;
+}
+
+const void *HELPER(espt_chain)(CPUArchState *env, void *ptr)
+{
+    EsptChainSlot *s = ptr;
+    CPUState *cpu = env_cpu(env);
+    EsptCpu *c = espt_cpu(cpu);
+    /* Before the lookup: a key that changes during it links nothing. */
+    uint32_t key = qatomic_read(espt_chain_key_of(cpu));
+    const void *code = HELPER(lookup_tb_ptr)(env);
+    const TranslationBlock *tb;
+    intptr_t off;
+
+    c->chain_misses++;
+    if ((uint32_t)qatomic_read(&s->link) != ESPT_CHAIN_KEY_NONE) {
+        /* Linked in another table, under an old key, or to a TB gone. */
+        c->chain_stale++;
+    }
+    if (code == tcg_code_gen_epilogue || key == ESPT_CHAIN_KEY_NONE || !key ||
+        s->moves >= ESPT_CHAIN_MOVES) {
+        return code;
+    }
+    /* What the lookup found, if it is a CF_ESPT TB of this table's cache. */
+    tb = espt_jmp_cache_get(espt_jmp_cache_hash(s->dest), s->dest);
+    if (!tb || tb->tc.ptr != code || tb_cflags(tb) != s->cflags) {
+        return code;
+    }
+    off = (intptr_t)tb - (intptr_t)espt_chain_base;
+    if (off != (int32_t)off) {
+        return code;
+    }
+    if (s->cpu != cpu->cpu_index) {
+        if (s->cpu >= 0 && ++s->moves == ESPT_CHAIN_MOVES) {
+            qatomic_set(&s->link, ESPT_CHAIN_KEY_NONE);
+            qatomic_inc(&espt_stats.chain_shared);
+            return code;
+        }
+        s->cpu = cpu->cpu_index;
+    }
+    qatomic_set(&s->link, (uint64_t)(uint32_t)off << 32 | key);
+    c->chain_links++;
+    return code;
+}
+
+/*
+ * Inline lookup for the lookup exits of CF_ESPT TBs (indirect branches,
+ * returns, the end of a TB that changed state): the table's jump cache
+ * (invariant 7) is probed as tb_lookup() would, comparing the TB's PC,
+ * flags and cs_base with what the target computes from the live state
+ * (EsptTargetOps.gen_tb_state) and its cflags with the jumping TB's, so
+ * an invalidated TB (CF_INVALID) never matches.  A miss takes
+ * helper_espt_lookup(): helper_lookup_tb_ptr(), which fills the cache.
+ */
+bool espt_gen_lookup(void)
+{
+    uint32_t cflags = espt_gen_cflags();
+    TCGv_i32 pc, flags, csb, h, bad, t32;
+    TCGv_i64 e, t64;
+    TCGv_ptr jc, tb, code, next;
+    TCGLabel *miss;
+
+    if (!(cflags & CF_ESPT) || (cflags & CF_NO_GOTO_PTR) || !espt_chain ||
+        !espt_ops->gen_tb_state) {
+        return false;
+    }
+    pc = espt_temp_new_tb_i32();
+    flags = espt_temp_new_tb_i32();
+    csb = espt_temp_new_tb_i32();
+    espt_ops->gen_tb_state(pc, flags, csb);
+
+    /* The entry: espt_jmp_cache_hash() of the PC. */
+    h = tcg_temp_new_i32();
+    tcg_gen_shri_i32(h, pc, ESPT_JC_BITS);
+    tcg_gen_xor_i32(h, h, pc);
+    tcg_gen_andi_i32(h, h, (1 << ESPT_JC_BITS) - 1);
+    t64 = tcg_temp_new_i64();
+    tcg_gen_extu_i32_i64(t64, h);
+    tcg_gen_shli_i64(t64, t64, 3);
+    jc = tcg_temp_new_ptr();
+    tcg_gen_ld_ptr(jc, espt_tcg_env, ESPT_NEG_OFS(espt_jc));
+    tb = tcg_temp_new_ptr();
+    tcg_gen_trunc_i64_ptr(tb, t64);
+    tcg_gen_add_ptr(tb, tb, jc);
+    e = tcg_temp_new_i64();
+    tcg_gen_ld_i64(e, tb, offsetof(EsptJumpCache, entry));
+
+    /* Its PC, and not the empty word. */
+    bad = tcg_temp_new_i32();
+    tcg_gen_extrl_i64_i32(bad, e);
+    tcg_gen_xor_i32(bad, bad, pc);
+    tcg_gen_setcondi_i64(TCG_COND_EQ, t64, e, 0);
+    t32 = tcg_temp_new_i32();
+    tcg_gen_extrl_i64_i32(t32, t64);
+    tcg_gen_or_i32(bad, bad, t32);
+
+    /*
+     * The TB, read whatever the word held: an empty one points at the
+     * start of the code buffer, a displaced one at a TB of this buffer.
+     */
+    tcg_gen_sari_i64(e, e, 32);
+    tcg_gen_trunc_i64_ptr(tb, e);
+    tcg_gen_ld_ptr(jc, jc, offsetof(EsptJumpCache, base));
+    tcg_gen_add_ptr(tb, tb, jc);
+    tcg_gen_ld_i32(t32, tb, offsetof(TranslationBlock, cflags));
+    tcg_gen_xori_i32(t32, t32, cflags);
+    tcg_gen_or_i32(bad, bad, t32);
+    tcg_gen_ld_i32(t32, tb, offsetof(TranslationBlock, flags));
+    tcg_gen_xor_i32(t32, t32, flags);
+    tcg_gen_or_i32(bad, bad, t32);
+    /* Little-endian host: the low half (AArch32 TBs have no high one). */
+    tcg_gen_ld_i32(t32, tb, offsetof(TranslationBlock, cs_base));
+    tcg_gen_xor_i32(t32, t32, csb);
+    tcg_gen_or_i32(bad, bad, t32);
+    code = espt_temp_new_tb_ptr();
+    tcg_gen_ld_ptr(code, tb, offsetof(TranslationBlock, tc.ptr));
+    miss = gen_new_label();
+    tcg_gen_brcondi_i32(TCG_COND_NE, bad, 0, miss);
+    tcg_gen_goto_ptr(code);
+
+    gen_set_label(miss);
+    next = tcg_temp_new_ptr();
+    gen_helper_espt_lookup(next, espt_tcg_env, flags, csb);
+    tcg_gen_goto_ptr(next);
+    return true;
+}
+
+const void *HELPER(espt_lookup)(CPUArchState *env, uint32_t flags,
+                                uint32_t cs_base)
+{
+    CPUState *cpu = env_cpu(env);
+    espt_tb_pc_t pc;
+    espt_tb_cs_t cs;
+    uint32_t f;
+
+    espt_cpu(cpu)->lookup_misses++;
+    cpu_get_tb_cpu_state(env, &pc, &cs, &f);
+    if (unlikely(f != flags || (uint32_t)cs != cs_base)) {
+        /* The target's gen_tb_state() is wrong: say so (tests fail). */
+        qatomic_inc(&espt_stats.lookup_mismatch);
+    }
+    return HELPER(lookup_tb_ptr)(env);
+}
+
+uint64_t espt_chain_slots_used(void)
+{
+    return MIN(qatomic_read(&espt_slots_used), ESPT_CHAIN_SLOTS);
+}
+
+#else /* !ESPT_CHAIN_HELPER: a series prefix without the hooks */
+
+bool espt_gen_lookup(void)
+{
+    return false;
+}
+
+void espt_chain_init(void)
+{
+}
+
+void espt_chain_rekey(EsptTable *t)
+{
+}
+
+void espt_chain_enter(CPUState *cpu, EsptCpu *c, EsptTable *t)
+{
+}
+
+void espt_chain_tb_flush(void)
+{
+}
+
+uint64_t espt_chain_slots_used(void)
+{
+    return 0;
+}
+
+#endif

@@ -1,0 +1,17 @@
+/*
+ * qemu-espt: the TCG helper of jumps chained across guest pages
+ * (accel/tcg/espt-chain.c).  No include guard: like a target's helper.h,
+ * which includes it in system mode, it is read once per DEF_HELPER
+ * expansion.
+ *
+ * Copyright (c) 2026 qemu-espt developers
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+/* The miss path of a chained jump: look up its TB and link the slot. */
+DEF_HELPER_FLAGS_2(espt_chain, TCG_CALL_NO_WG_SE, cptr, env, ptr)
+/* The miss path of an inline lookup: the helper's, checking the state. */
+DEF_HELPER_FLAGS_3(espt_lookup, TCG_CALL_NO_WG_SE, cptr, env, i32, i32)
+/* The upstream hook that makes this helper exist is in place. */
+#define ESPT_CHAIN_HELPER 1
