@@ -1061,7 +1061,7 @@ static void *chain_thread(void *arg)
     struct chain_thread *t = arg;
     uint32_t i;
 
-    for (i = 0; i < 20000; i++) {
+    for (i = 0; i < 8000; i++) {
         t->bad += ((fn0)t->caller)() != 1;
     }
     return NULL;
@@ -1114,7 +1114,7 @@ static void t_chain(void)
     if (pid == 0) {
         map_code((uint8_t *)callee, two);
         bad = 0;
-        for (i = 0; i < 300; i++) {
+        for (i = 0; i < 100; i++) {
             bad += ((fn0)caller)() != 2;
             sched_yield();
         }
@@ -1122,7 +1122,7 @@ static void t_chain(void)
     }
     CHECK(pid > 0, "fork: %s", strerror(errno));
     bad = 0;
-    for (i = 0; i < 300; i++) {
+    for (i = 0; i < 100; i++) {
         bad += ((fn0)caller)() != 1;
         sched_yield();
     }
