@@ -670,6 +670,42 @@ for _fl, _smp in (("armmp", 1), ("armmp-lpae", 4)):
     chain_switch(_fl, _smp)
 
 
+def coldlink(flavour, smp):
+    name = "espt/coldlink/%s/smp%d" % (flavour, smp)
+
+    def run():
+        """The suite's coldlink part (tests/guest/progs/suite.c) with the
+        adaptive softmmu periods on, as users run ESPT (the suite test
+        turns them off): fault storms switch the vCPU to softmmu TBs in
+        the middle of a CF_ESPT TB, whose exits taken then must not be
+        linked to softmmu TBs.  On 10.0 such a link ran the next TB with
+        a stale PC (its 'adr' gave the loop's own address)."""
+        runs = {}
+        for mode, extra in (("off", OFF), ("on", ON)):
+            lf = log("%s-%s" % (name, mode))
+            r = boot(flavour, tests=["suite"], test_args={"suite": ["coldlink"]}, smp=smp,
+                     mem=1024, extra_qemu=extra, log_path=lf, timeout=300,
+                     hmp=["info espt"])
+            check(r.ok, "espt=%s: %s" % (mode, explain(r, lf)))
+            check(r.hmp is not None, "espt=%s: no monitor reply" % mode)
+            runs[mode] = (r, parse_espt(r.hmp["info espt"]))
+        a, b = suite_lines(runs["off"][0]), suite_lines(runs["on"][0])
+        check(len(a) >= 2 and a == b, "espt=off and on disagree:\n  off: %s\n  on:  %s"
+              % (a, b))
+        on = runs["on"][1]
+        # 32 rounds, each a fault storm: far more softmmu periods than the
+        # few new address spaces of the boot start.
+        check(on.get("cold-periods", 0) >= 32 and on.get("chain-links", 0) > 0,
+              "no fault storms, or nothing chained: %r" % on)
+        print("    cold periods %d, shadow faults %d, chain links %d"
+              % (on["cold-periods"], on["faults-read"], on["chain-links"]), flush=True)
+    test(name)(run)
+
+
+for _fl, _smp in (("armmp", 1), ("armmp-lpae", 4)):
+    coldlink(_fl, _smp)
+
+
 @test("espt/gdb-watchpoint-in-section")
 def _():
     """A gdbstub write watchpoint on one 4 KiB page of a 1 MiB section:

@@ -14,7 +14,9 @@
  * (CPUNegativeOffsetState.espt_chain_key).  The jump is taken through the
  * slot when the slot's key is the vCPU's and the TB is not invalidated;
  * otherwise espt_chain() looks the target up as helper_lookup_tb_ptr()
- * does and links the slot to what that returned.
+ * does and links the slot to what that returned.  A vCPU whose next TBs
+ * are not CF_ESPT has key 0, which no slot holds, and an empty jump cache
+ * for its inline lookups (espt_chain_leave()).
  *
  * Copyright (c) 2026 qemu-espt developers
  *
@@ -58,6 +60,7 @@ typedef struct EsptChainSlot {
  * otherwise rewrite its cache line on every pass.
  */
 #define ESPT_CHAIN_MOVES    8
+/* An unlinked slot's key; a vCPU's never is (0 when it links nothing). */
 #define ESPT_CHAIN_KEY_NONE UINT32_MAX
 /* Keys left when the counter asks for a tb_flush(), which restarts it. */
 #define ESPT_CHAIN_KEY_SPARE (1u << 16)
@@ -92,6 +95,12 @@ static uintptr_t espt_chain_base;
 static uint32_t espt_slots_used;
 static uint32_t espt_chain_next = 1;
 static bool espt_chain_flush_asked;
+/*
+ * The inline lookups' jump cache of a vCPU off CF_ESPT: every entry empty,
+ * and the TB an empty entry points at is readable.
+ */
+static TranslationBlock espt_tb_none;
+static EsptJumpCache espt_jc_none;
 
 void espt_chain_init(void)
 {
@@ -101,6 +110,7 @@ void espt_chain_init(void)
     if (!espt_chain) {
         return;                 /* espt-chain=off */
     }
+    espt_jc_none.base = (uintptr_t)&espt_tb_none;
     p = mmap(NULL, len, PROT_READ | PROT_WRITE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
@@ -111,7 +121,7 @@ void espt_chain_init(void)
     espt_slots = p;
 }
 
-/* A fresh key, unique until the next tb_flush(). */
+/* A fresh key, unique until the next tb_flush(); 0 once they ran out. */
 static uint32_t espt_chain_new_key(void)
 {
     uint32_t k = qatomic_fetch_inc(&espt_chain_next);
@@ -123,7 +133,7 @@ static uint32_t espt_chain_new_key(void)
         }
         if (k >= ESPT_CHAIN_KEY_NONE - 1) {
             qatomic_set(&espt_chain_next, ESPT_CHAIN_KEY_NONE - 1);
-            return ESPT_CHAIN_KEY_NONE;     /* links nothing */
+            return 0;                       /* links nothing */
         }
     }
     return k;
@@ -163,7 +173,7 @@ void espt_chain_enter(CPUState *cpu, EsptCpu *c, EsptTable *t)
         return;
     }
     if (!espt_slots) {
-        *key = ESPT_CHAIN_KEY_NONE;
+        *key = 0;
         return;
     }
     c->chain_key = key;
@@ -181,6 +191,24 @@ void espt_chain_enter(CPUState *cpu, EsptCpu *c, EsptTable *t)
         /* The vCPU's key before checking the table's again. */
         smp_mb();
     } while (qatomic_read(&t->chain_key) != k);
+}
+
+/*
+ * @cpu's next TBs are not CF_ESPT (the vCPU's thread, or any while it is
+ * stopped): its chained jumps and inline lookups must find nothing, else a
+ * CF_ESPT TB running now would go on to CF_ESPT TBs that a lookup with
+ * its cflags does not return.  A rekey that read chain_table before this
+ * may still store the table's new key: a valid key of the table that is
+ * the vCPU's current one, and the next espt_set_cflags() without CF_ESPT
+ * clears it again.
+ */
+void espt_chain_leave(CPUState *cpu, EsptCpu *c)
+{
+    qatomic_set(&c->chain_table, NULL);
+    /* No table before no key: pairs with rekey()'s. */
+    smp_mb();
+    qatomic_set(espt_chain_key_of(cpu), 0);
+    espt_neg(cpu)->espt_jc = &espt_jc_none;
 }
 
 /* tb_flush(): every TB is gone, and with them every link (exclusive). */
@@ -202,7 +230,7 @@ void espt_chain_tb_flush(void)
         }
         c->chain_table = NULL;
         if (c->chain_key) {
-            *c->chain_key = ESPT_CHAIN_KEY_NONE;
+            *c->chain_key = 0;
         }
     }
 }
@@ -444,6 +472,10 @@ void espt_chain_rekey(EsptTable *t)
 }
 
 void espt_chain_enter(CPUState *cpu, EsptCpu *c, EsptTable *t)
+{
+}
+
+void espt_chain_leave(CPUState *cpu, EsptCpu *c)
 {
 }
 

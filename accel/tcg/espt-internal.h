@@ -207,6 +207,7 @@ void espt_jc_empty(EsptTable *t);
 void espt_chain_init(void);
 void espt_chain_rekey(EsptTable *t);
 void espt_chain_enter(CPUState *cpu, EsptCpu *c, EsptTable *t);
+void espt_chain_leave(CPUState *cpu, EsptCpu *c);
 void espt_chain_tb_flush(void);
 uint64_t espt_chain_slots_used(void);
 
@@ -214,7 +215,10 @@ uint64_t espt_chain_slots_used(void);
  * CF_ESPT (@f) or not (0) for @cpu's next TBs.  CF_ESPT TBs are keyed by
  * virtual PC even where the target translates PC-relative (10.0's
  * CF_PCREL, which shares a TB between virtual addresses): a direct jump
- * chained across pages (espt-chain.c) must lead to one address.
+ * chained across pages (espt-chain.c) must lead to one address.  Without
+ * CF_ESPT, the vCPU's chained jumps and inline lookups find nothing from
+ * now on (espt_chain_leave()), so that a CF_ESPT TB still running goes
+ * through the lookup, which returns a TB for the new cflags.
  */
 static inline void espt_set_cflags(CPUState *cpu, uint32_t f)
 {
@@ -226,6 +230,9 @@ static inline void espt_set_cflags(CPUState *cpu, uint32_t f)
     }
     cf &= ~(CF_ESPT | ESPT_CF_PCREL);
     cpu->tcg_cflags = cf | (f ? f : c->pcrel);
+    if (!(f & CF_ESPT)) {
+        espt_chain_leave(cpu, c);
+    }
 }
 
 /* espt-policy.c */

@@ -26,6 +26,18 @@
  */
 #define CF_ESPT          0x00400000
 
+/*
+ * May cpu_exec() link the direct exit of TB @from to TB @to?  Not from a
+ * CF_ESPT TB to one without, nor back: each kind may only run while the
+ * vCPU's cflags ask for it, and a linked jump would carry a vCPU from one
+ * kind into the other without a lookup.  On 10.0 the kinds also differ in
+ * CF_PCREL, and a CF_ESPT TB's linked exit leaves the PC stale, which a
+ * PC-relative TB computes from.  A macro: TranslationBlock is not known
+ * everywhere this header is.
+ */
+#define espt_tb_link_ok(from, to) \
+    (!((tb_cflags(from) ^ tb_cflags(to)) & CF_ESPT))
+
 /* Values of the accelerator property tcg,espt=. */
 typedef enum EsptMode {
     ESPT_MODE_AUTO,     /* on where this host and run support it */

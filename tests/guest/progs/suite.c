@@ -31,6 +31,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -1190,6 +1191,105 @@ static void t_chain(void)
     printf("suite: chain: sum %u\n", sum);
 }
 
+/*
+ * A shadow fault storm puts the vCPU on softmmu TBs for a while
+ * (docs/espt.md, invariant 5) in the middle of a CF_ESPT TB, which runs
+ * on.  Its next direct exit that was never taken before leaves to the
+ * main loop, which finds the next TB under the softmmu cflags: that link
+ * must not be made, or once ESPT is back the CF_ESPT TB jumps straight
+ * into a TB of the other kind (on 10.0 one with PC-relative code, which
+ * a CF_ESPT TB's linked exit leaves with a stale PC).  The generated
+ * loop reads one word of each page of @d (r2) until r3 == stop (r1),
+ * then returns the address of its last instruction but one, PC-relative.
+ * The storm goes cold at about the 64th fault of its window, so the loop
+ * stops a little after that (60-75), before a timer tick ends the TB.
+ */
+#define A_LDR_IP_R2     0xe592c000u     /* ldr ip, [r2] */
+#define A_CMP_R3_R1     0xe1530001u
+#define A_CMP_R3_R0     0xe1530000u
+#define A_ADD_R2_PAGE   0xe2822a01u     /* add r2, r2, #4096 */
+#define A_ADR_R0        0xe28f0000u     /* add r0, pc, #0 */
+#define COLD_PAGES      512
+#define COLD_ROUNDS     32
+
+static void emit_coldloop(uint32_t *c)
+{
+    c[0] = A_MOVW(3, 0);
+    c[1] = A_LDR_IP_R2;                 /* loop: */
+    c[2] = A_CMP_R3_R1;
+    c[3] = A_B(0x0, 3, 8);              /* beq out */
+    c[4] = A_ADD_R2_PAGE;
+    c[5] = A_ADD_IMM(3, 3, 1);
+    c[6] = A_CMP_R3_R0;
+    c[7] = A_B(0x1, 7, 1);              /* bne loop */
+    c[8] = A_ADR_R0;                    /* out: r0 = &c[10] */
+    c[9] = A_BX_LR;
+    flush(c, 40);
+}
+
+/*
+ * Take shadow faults on every page of @d, with more than 16 mapped pages
+ * dropped in the same 4 ms window: that window starts with the fault on
+ * @kick, after 5 ms without faults, and @small's pages are dropped then.
+ */
+static uint32_t cold_storm(uint32_t *code, uint32_t stop, uint8_t *d,
+                           uint8_t *small, uint8_t *kick)
+{
+    struct timespec ts = { 0, 5 * 1000 * 1000 };
+    /* volatile: the loads are the point, their values are not */
+    volatile uint8_t *k = kick, *sm = small;
+    uint32_t i;
+
+    mprotect(d, COLD_PAGES * page, PROT_READ);
+    mprotect(d, COLD_PAGES * page, PROT_READ | PROT_WRITE);
+    mprotect(kick, page, PROT_READ);
+    mprotect(kick, page, PROT_READ | PROT_WRITE);
+    for (i = 0; i < 32; i++) {
+        (void)sm[i * page];
+    }
+    nanosleep(&ts, NULL);
+    (void)*k;
+    mprotect(small, 32 * page, PROT_READ);
+    mprotect(small, 32 * page, PROT_READ | PROT_WRITE);
+    return ((fn3)code)(COLD_PAGES, stop, (uint32_t *)d);
+}
+
+static void t_coldlink(void)
+{
+    uint8_t *d = map_anon(COLD_PAGES * page, PROT_READ | PROT_WRITE);
+    uint8_t *kick = map_anon(page, PROT_READ | PROT_WRITE);
+    uint8_t *small = map_anon(32 * page, PROT_READ | PROT_WRITE);
+    struct timespec ts = { 0, 30 * 1000 * 1000 };
+    uint32_t i, k, v, want, bad = 0;
+
+    memset(d, 1, COLD_PAGES * page);
+    memset(kick, 1, page);
+    memset(small, 1, 32 * page);
+    for (i = 0; i < COLD_ROUNDS; i++) {
+        /* A fresh code page each round: TBs whose exits are all unlinked. */
+        uint32_t *code = map_anon(page, PROT_READ | PROT_WRITE | PROT_EXEC);
+
+        emit_coldloop(code);
+        want = (uint32_t)(uintptr_t)(code + 10);
+        v = cold_storm(code, 60 + i % 16, d, small, kick);
+        CHECK(v == want, "round %u storm: 0x%x, want 0x%x", i, v, want);
+        bad += v != want;
+        /* ESPT again (softmmu periods last 20 ms), then the same exit. */
+        nanosleep(&ts, NULL);
+        for (k = 0; k < 4; k++) {
+            v = ((fn3)code)(COLD_PAGES, 1 + k, (uint32_t *)d);
+            CHECK(v == want, "round %u call %u: 0x%x, want 0x%x", i, k, v,
+                  want);
+            bad += v != want;
+        }
+        munmap(code, page);
+    }
+    munmap(d, COLD_PAGES * page);
+    munmap(kick, page);
+    munmap(small, 32 * page);
+    printf("suite: coldlink: %u rounds, %u wrong\n", i, bad);
+}
+
 /* ---- driver ----------------------------------------------------------- */
 
 static const struct {
@@ -1202,6 +1302,7 @@ static const struct {
     { "huge", t_huge }, { "highmem", t_highmem }, { "devmem", t_devmem },
     { "procmem", t_procmem }, { "flags", t_flags },
     { "codealias", t_codealias }, { "chain", t_chain },
+    { "coldlink", t_coldlink },
 };
 
 static int run(int i)
