@@ -631,6 +631,21 @@ def _():
                   % (on["flushes-budget"], on["maps"]), flush=True)
 
 
+def suite_part(name, flavour, smp, part, modes):
+    """Boot the suite's `part` once per (mode, qemu args) in `modes`:
+    {mode: (BootResult, 'info espt' counters)}, every boot checked."""
+    runs = {}
+    for mode, extra in modes:
+        lf = log("%s-%s" % (name, mode))
+        r = boot(flavour, tests=["suite"], test_args={"suite": [part]}, smp=smp,
+                 mem=1024, extra_qemu=extra, log_path=lf, timeout=300,
+                 hmp=["info espt"])
+        check(r.ok, "%s: %s" % (mode, explain(r, lf)))
+        check(r.hmp is not None, "%s: no monitor reply" % mode)
+        runs[mode] = (r, parse_espt(r.hmp["info espt"]))
+    return runs
+
+
 def chain_switch(flavour, smp):
     name = "espt/chain/%s/smp%d" % (flavour, smp)
 
@@ -641,15 +656,9 @@ def chain_switch(flavour, smp):
         it on the lookups are served inline.  The part's four threads
         alone make 96000 indirect branches (a call through a pointer and
         two returns, 32000 times): far more than the misses allowed."""
-        runs = {}
-        for mode, extra in (("on", ON_ALL), ("off", ["-accel", "tcg,espt=on,espt-adaptive=off,espt-chain=off"])):
-            lf = log("%s-%s" % (name, mode))
-            r = boot(flavour, tests=["suite"], test_args={"suite": ["chain"]}, smp=smp,
-                     mem=1024, extra_qemu=extra, log_path=lf, timeout=300,
-                     hmp=["info espt"])
-            check(r.ok, "espt-chain=%s: %s" % (mode, explain(r, lf)))
-            check(r.hmp is not None, "espt-chain=%s: no monitor reply" % mode)
-            runs[mode] = (r, parse_espt(r.hmp["info espt"]))
+        runs = suite_part(name, flavour, smp, "chain", (
+            ("on", ON_ALL),
+            ("off", ["-accel", "tcg,espt=on,espt-adaptive=off,espt-chain=off"])))
         a, b = suite_lines(runs["on"][0]), suite_lines(runs["off"][0])
         check(len(a) >= 7 and a == b, "espt-chain=on and off disagree:\n  on:  %s\n  off: %s"
               % (a, b))
@@ -680,15 +689,7 @@ def coldlink(flavour, smp):
         the middle of a CF_ESPT TB, whose exits taken then must not be
         linked to softmmu TBs.  On 10.0 such a link ran the next TB with
         a stale PC (its 'adr' gave the loop's own address)."""
-        runs = {}
-        for mode, extra in (("off", OFF), ("on", ON)):
-            lf = log("%s-%s" % (name, mode))
-            r = boot(flavour, tests=["suite"], test_args={"suite": ["coldlink"]}, smp=smp,
-                     mem=1024, extra_qemu=extra, log_path=lf, timeout=300,
-                     hmp=["info espt"])
-            check(r.ok, "espt=%s: %s" % (mode, explain(r, lf)))
-            check(r.hmp is not None, "espt=%s: no monitor reply" % mode)
-            runs[mode] = (r, parse_espt(r.hmp["info espt"]))
+        runs = suite_part(name, flavour, smp, "coldlink", (("off", OFF), ("on", ON)))
         a, b = suite_lines(runs["off"][0]), suite_lines(runs["on"][0])
         check(len(a) >= 2 and a == b, "espt=off and on disagree:\n  off: %s\n  on:  %s"
               % (a, b))

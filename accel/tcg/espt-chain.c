@@ -100,7 +100,7 @@ static bool espt_chain_flush_asked;
  * and the TB an empty entry points at is readable.
  */
 static TranslationBlock espt_tb_none;
-static EsptJumpCache espt_jc_none;
+static EsptJumpCache espt_jc_none = { .base = (uintptr_t)&espt_tb_none };
 
 void espt_chain_init(void)
 {
@@ -110,7 +110,6 @@ void espt_chain_init(void)
     if (!espt_chain) {
         return;                 /* espt-chain=off */
     }
-    espt_jc_none.base = (uintptr_t)&espt_tb_none;
     p = mmap(NULL, len, PROT_READ | PROT_WRITE,
              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
@@ -157,7 +156,12 @@ void espt_chain_rekey(EsptTable *t)
     /* The new key before reading chain_table: pairs with enter()'s. */
     smp_mb();
     if (qatomic_read(&c->chain_table) == t && c->chain_key) {
-        qatomic_set(c->chain_key, qatomic_read(&t->chain_key));
+        uint32_t cur = qatomic_read(c->chain_key);
+
+        /* Not if the vCPU left ESPT (espt_chain_leave()): 0 stays 0. */
+        if (cur) {
+            qatomic_cmpxchg(c->chain_key, cur, qatomic_read(&t->chain_key));
+        }
     }
 }
 
@@ -197,16 +201,11 @@ void espt_chain_enter(CPUState *cpu, EsptCpu *c, EsptTable *t)
  * @cpu's next TBs are not CF_ESPT (the vCPU's thread, or any while it is
  * stopped): its chained jumps and inline lookups must find nothing, else a
  * CF_ESPT TB running now would go on to CF_ESPT TBs that a lookup with
- * its cflags does not return.  A rekey that read chain_table before this
- * may still store the table's new key: a valid key of the table that is
- * the vCPU's current one, and the next espt_set_cflags() without CF_ESPT
- * clears it again.
+ * its cflags does not return.  A rekey never turns key 0 into another
+ * (cmpxchg), and espt_chain_enter() takes its slow path for key 0.
  */
-void espt_chain_leave(CPUState *cpu, EsptCpu *c)
+void espt_chain_leave(CPUState *cpu)
 {
-    qatomic_set(&c->chain_table, NULL);
-    /* No table before no key: pairs with rekey()'s. */
-    smp_mb();
     qatomic_set(espt_chain_key_of(cpu), 0);
     espt_neg(cpu)->espt_jc = &espt_jc_none;
 }
@@ -475,7 +474,7 @@ void espt_chain_enter(CPUState *cpu, EsptCpu *c, EsptTable *t)
 {
 }
 
-void espt_chain_leave(CPUState *cpu, EsptCpu *c)
+void espt_chain_leave(CPUState *cpu)
 {
 }
 

@@ -207,7 +207,7 @@ void espt_jc_empty(EsptTable *t);
 void espt_chain_init(void);
 void espt_chain_rekey(EsptTable *t);
 void espt_chain_enter(CPUState *cpu, EsptCpu *c, EsptTable *t);
-void espt_chain_leave(CPUState *cpu, EsptCpu *c);
+void espt_chain_leave(CPUState *cpu);
 void espt_chain_tb_flush(void);
 uint64_t espt_chain_slots_used(void);
 
@@ -231,7 +231,7 @@ static inline void espt_set_cflags(CPUState *cpu, uint32_t f)
     cf &= ~(CF_ESPT | ESPT_CF_PCREL);
     cpu->tcg_cflags = cf | (f ? f : c->pcrel);
     if (!(f & CF_ESPT)) {
-        espt_chain_leave(cpu, c);
+        espt_chain_leave(cpu);
     }
 }
 
