@@ -257,7 +257,8 @@ def brk_linux(flavour):
         out = r.output("hwbreak")
         check(r.ok and r.hmp is not None, "espt=off: %s (log: %s)\n%s"
               % ("; ".join(r.problems), rel(lf), out[-2000:]))
-        kernel = [ln for ln in out.split("\n") if ln.startswith("hwbreak: kernel:")]
+        kernel = [ln for ln in out.split("\n") if ln.startswith("hwbreak: kernel:")
+                  and re.search(r"found|unsupported|powered|failed", ln)]
         m = re.search(r"hwbreak: debug architecture \S+, (\d+) breakpoints", out)
         check(m and int(m.group(1)) > 0,
               "espt=off: the guest kernel has no hardware breakpoints on this CPU:\n%s"
