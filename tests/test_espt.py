@@ -17,6 +17,23 @@ ON = ["-accel", "tcg,espt=on"]
 # (new address spaces, fault storms), so the tests exercise it fully.
 ON_ALL = ["-accel", "tcg,espt=on,espt-adaptive=off"]
 OFF = ["-accel", "tcg,espt=off"]
+# The same, checking itself as it runs (x-espt-check=on, accel/tcg/
+# espt-check.c): every chained jump and inline lookup hit against a full
+# lookup, every shadow table entered against a walk of the guest's page
+# tables.
+ON_CHECK = ["-accel", "tcg,espt=on,espt-adaptive=off,x-espt-check=on"]
+
+
+def check_clean(on, hmp_text, what="espt=on"):
+    """The checking mode ran (it checked jumps and audited pages) and
+    found nothing; its first findings are quoted if it did."""
+    first = [ln.strip() for ln in hmp_text.split("\n") if "mismatch:" in ln]
+    check(on.get("check-jumps", 0) > 0 and on.get("check-pages", 0) > 0,
+          "%s: the checking mode did not run: %r" % (what, on))
+    check(on.get("check-jump-errors", -1) == 0 and on.get("check-page-errors", -1) == 0,
+          "%s: the checking mode found %d jump and %d page mismatches:\n  %s"
+          % (what, on.get("check-jump-errors", -1), on.get("check-page-errors", -1),
+             "\n  ".join(first)))
 
 
 def log(name):
@@ -123,7 +140,7 @@ def correctness(flavour, smp):
 
     def run():
         runs = {}
-        for mode, extra in (("off", OFF), ("on", ON_ALL)):
+        for mode, extra in (("off", OFF), ("on", ON_CHECK)):
             lf = log("%s-%s" % (name, mode))
             # 2 GiB: part of the guest's memory is highmem.
             r = boot(flavour, tests=["suite"], smp=smp, mem=2048,
@@ -140,6 +157,7 @@ def correctness(flavour, smp):
         on = runs["on"][1]
         check(on["on"], "espt=on but 'info espt' says it is off")
         check(on.get("maps", 0) > 1000, "ESPT barely used: %r" % on)
+        check_clean(on, runs["on"][0].hmp["info espt"])
         # devmem: user-space MMIO must have run on softmmu, never mapped.
         check(on.get("fallbacks-io", 0) > 0, "device access not sent to softmmu: %r" % on)
         # smc/jit: stores into pages with translated code.
@@ -323,7 +341,7 @@ def dacr_bare(machine):
     elf = os.path.join(GUEST, "bare", "dacr.elf")
     check(os.path.exists(elf), "%s missing: run make guest" % elf)
     outs = {}
-    for name, acc in (("off", OFF), ("on", ON), ("on-all", ON_ALL)):
+    for name, acc in (("off", OFF), ("on", ON), ("on-all", ON_CHECK)):
         logfile = log("espt/dacr-bare-%s-%s" % (machine.replace(",", "-"), name))
         r = run([QEMU, "-M", machine, "-m", "256", "-kernel", elf, "-nographic",
                  "-no-reboot", "-serial", "stdio"] + acc, 120,
@@ -350,7 +368,8 @@ def dacr_bare(machine):
             continue
         check(info["on"] and info["flushes-user-state"] >= 200 and info["flushes-kept"] > 0,
               "espt %s: DACR writes not seen by ESPT: %s" % (name, info))
-        if acc is ON_ALL:
+        if acc is ON_CHECK:
+            check_clean(info, r.hmp["info espt"], "espt " + name)
             # User mode ran on the shadow tables: they were filled, and
             # emptied each time user mode's DACR changed.  The first fault
             # in the section and the 64 KiB page mapped all of it.
@@ -657,7 +676,7 @@ def chain_switch(flavour, smp):
         alone make 96000 indirect branches (a call through a pointer and
         two returns, 32000 times): far more than the misses allowed."""
         runs = suite_part(name, flavour, smp, "chain", (
-            ("on", ON_ALL),
+            ("on", ON_CHECK),
             ("off", ["-accel", "tcg,espt=on,espt-adaptive=off,espt-chain=off"])))
         a, b = suite_lines(runs["on"][0]), suite_lines(runs["off"][0])
         check(len(a) >= 7 and a == b, "espt-chain=on and off disagree:\n  on:  %s\n  off: %s"
@@ -669,6 +688,7 @@ def chain_switch(flavour, smp):
               "jumps across pages not linked, or never refused: %r" % on)
         check(0 < on.get("lookup-misses", 0) < 40000 and on.get("lookup-mismatch", -1) == 0,
               "indirect branches not looked up inline: %r" % on)
+        check_clean(on, runs["on"][0].hmp["info espt"])
         print("    chain links %d, stale %d, shared %d, misses %d; inline lookup misses %d"
               % (on["chain-links"], on["chain-stale"], on["chain-shared"],
                  on["chain-misses"], on["lookup-misses"]), flush=True)
@@ -689,7 +709,8 @@ def coldlink(flavour, smp):
         the middle of a CF_ESPT TB, whose exits taken then must not be
         linked to softmmu TBs.  On 10.0 such a link ran the next TB with
         a stale PC (its 'adr' gave the loop's own address)."""
-        runs = suite_part(name, flavour, smp, "coldlink", (("off", OFF), ("on", ON)))
+        runs = suite_part(name, flavour, smp, "coldlink", (
+            ("off", OFF), ("on", ["-accel", "tcg,espt=on,x-espt-check=on"])))
         a, b = suite_lines(runs["off"][0]), suite_lines(runs["on"][0])
         check(len(a) >= 2 and a == b, "espt=off and on disagree:\n  off: %s\n  on:  %s"
               % (a, b))
@@ -698,6 +719,7 @@ def coldlink(flavour, smp):
         # few new address spaces of the boot start.
         check(on.get("cold-periods", 0) >= 32 and on.get("chain-links", 0) > 0,
               "no fault storms, or nothing chained: %r" % on)
+        check_clean(on, runs["on"][0].hmp["info espt"])
         print("    cold periods %d, shadow faults %d, chain links %d"
               % (on["cold-periods"], on["faults-read"], on["chain-links"]), flush=True)
     test(name)(run)
@@ -793,3 +815,93 @@ def _():
     print("    %d stores: smc-writes %d, cold-fallbacks %d; %s s (off) vs %s s (on)"
           % (n, on["smc-writes"], on["cold-fallbacks"], outs["off"][2], outs["on"][2]),
           flush=True)
+
+
+def qemu_base():
+    """(major, minor) of the upstream QEMU the binary under test is built on."""
+    out = subprocess.run([QEMU, "--version"], stdout=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL).stdout.decode()
+    m = re.search(r"base QEMU (\d+)\.(\d+)", out) or re.search(r"version (\d+)\.(\d+)", out)
+    check(m, "cannot tell the QEMU version: %r" % out)
+    return int(m.group(1)), int(m.group(2))
+
+
+def diff_boot(name, extra_on, qemu_args=(), env=None, smp=1, timeout=300,
+              tests=("memtest", "workload")):
+    """@tests (memtest and workload) with espt=off and with espt=on plus
+    @extra_on: the same results, and the espt=on boot's counters."""
+    runs = {}
+    for mode, extra in (("off", OFF), ("on", extra_on)):
+        lf = log("%s-%s" % (name, mode))
+        cmd = boot_cmd("armmp", list(tests), smp=smp) + list(qemu_args) + extra
+        r = run(cmd, timeout, hmp=["info espt"], done=b"reboot: Power down", log_path=lf,
+                env=dict(os.environ, **(env or {})) if mode == "on" else None)
+        parse(r, list(tests))
+        check(r.ok and r.hmp is not None, "espt=%s: %s" % (mode, explain(r, lf)))
+        runs[mode] = r
+    a, b = results(runs["off"]), results(runs["on"])
+    check(a and a == b, "outputs differ:\n  off: %s\n  on:  %s" % (a, b))
+    on = parse_espt(runs["on"].hmp["info espt"])
+    check(on["on"] and on.get("maps", 0) > 1000, "ESPT barely used: %r" % on)
+    return on, runs["on"].hmp["info espt"]
+
+
+@test("espt/file-ram-offset")
+def _():
+    """A file RAM backend that starts 512 MiB into its file (offset=, QEMU
+    8.2 on): ESPT must map guest pages at that offset too, as QEMU's own
+    view does.  Mapped at the block's offset alone, every user access read
+    and wrote another part of the file (10.0: init was killed at once)."""
+    if qemu_base() < (8, 2):
+        from harness import Skip
+        raise Skip("QEMU %d.%d's memory-backend-file has no offset=" % qemu_base())
+    d = os.path.join(BUILD, "tests")
+    os.makedirs(d, exist_ok=True)
+    f = os.path.join(d, "ram-offset.img")
+    with open(f, "wb") as fh:
+        fh.truncate(1536 << 20)         # sparse
+    try:
+        on, text = diff_boot("espt/file-ram-offset", ON_CHECK, [
+            "-M", "virt,memory-backend=m", "-object",
+            "memory-backend-file,id=m,size=1024M,mem-path=%s,share=on,offset=512M" % f])
+        check_clean(on, text)
+    finally:
+        os.unlink(f)
+
+
+@test("espt/keys-run-out")
+def _():
+    """The keys of chained jumps run out (after about 2^32 emptied jump
+    caches; here soon: x-espt-chain-key-start near the end, and a budget
+    of 200 mapped pages that empties tables all the time, from the fault
+    handler): the code-buffer flush that restarts them must wait for a
+    safe point.  On 10.0 with one vCPU (no CF_PARALLEL) tb_flush() flushed
+    at once, inside the fault handler or an hflags helper, under the TB
+    that was running."""
+    start = 0xffffffff - 2 - (1 << 16) - 2000
+    on, text = diff_boot("espt/keys-run-out",
+                         ["-accel", "tcg,espt=on,espt-adaptive=off,x-espt-check=on,"
+                          "x-espt-chain-key-start=%d" % start],
+                         env={"QEMU_ESPT_TEST_BUDGET": "200"}, tests=["memtest"])
+    check(on.get("chain-flushes", 0) >= 2 and on.get("flushes-budget", 0) > 100,
+          "keys did not run out, or tables were not emptied: %r" % on)
+    check_clean(on, text)
+    print("    chain flushes %d, budget flushes %d, chain links %d"
+          % (on["chain-flushes"], on["flushes-budget"], on["chain-links"]), flush=True)
+
+
+@test("espt/check-catches-stale-pages")
+def _():
+    """The checking mode is not a rubber stamp: with page flushes ignored
+    on purpose (x-espt-test-break=page-flush), shadow pages outlive the
+    guest's munmap and mprotect, and its audit must say so."""
+    lf = log("espt/check-catches-stale-pages")
+    cmd = boot_cmd("armmp", ["memtest"]) + [
+        "-accel", "tcg,espt=on,espt-adaptive=off,x-espt-check=on,x-espt-test-break=page-flush"]
+    r = run(cmd, 300, hmp=["info espt"], done=b"reboot: Power down", log_path=lf)
+    check(r.hmp is not None, "no monitor reply (log: %s)" % os.path.relpath(lf, ROOT))
+    on = parse_espt(r.hmp["info espt"])
+    first = [ln.strip() for ln in r.hmp["info espt"].split("\n") if "mismatch:" in ln]
+    check(on.get("check-page-errors", 0) > 0 and first,
+          "the audit missed pages a page flush should have dropped: %r" % on)
+    print("    page errors %d, first: %s" % (on["check-page-errors"], first[0]), flush=True)

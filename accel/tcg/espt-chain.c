@@ -60,8 +60,6 @@ typedef struct EsptChainSlot {
  * otherwise rewrite its cache line on every pass.
  */
 #define ESPT_CHAIN_MOVES    8
-/* An unlinked slot's key; a vCPU's never is (0 when it links nothing). */
-#define ESPT_CHAIN_KEY_NONE UINT32_MAX
 /* Keys left when the counter asks for a tb_flush(), which restarts it. */
 #define ESPT_CHAIN_KEY_SPARE (1u << 16)
 
@@ -73,8 +71,6 @@ typedef struct EsptChainSlot {
 #define espt_gen_cflags()       (tcg_ctx->gen_tb->cflags)
 #define espt_temp_new_tb_ptr    tcg_temp_new_ptr
 #define espt_temp_new_tb_i32    tcg_temp_new_i32
-typedef vaddr espt_tb_pc_t;
-typedef uint64_t espt_tb_cs_t;
 #else
 #define ESPT_NEG_OFS(f)     (offsetof(ArchCPU, neg.f) - offsetof(ArchCPU, env))
 #define espt_neg(cs)            cpu_neg(cs)
@@ -83,8 +79,6 @@ typedef uint64_t espt_tb_cs_t;
 /* 7.2's plain temps die at a branch; these are used after one. */
 #define espt_temp_new_tb_ptr    tcg_temp_local_new_ptr
 #define espt_temp_new_tb_i32    tcg_temp_local_new_i32
-typedef target_ulong espt_tb_pc_t;
-typedef target_ulong espt_tb_cs_t;
 #endif
 #define ESPT_CHAIN_KEY_OFS      ESPT_NEG_OFS(espt_chain_key)
 #define espt_chain_key_of(cs)   (&espt_neg(cs)->espt_chain_key)
@@ -94,6 +88,8 @@ static EsptChainSlot *espt_slots;
 static uintptr_t espt_chain_base;
 static uint32_t espt_slots_used;
 static uint32_t espt_chain_next = 1;
+/* tcg,x-espt-chain-key-start=: where keys start after every tb_flush(). */
+uint32_t espt_chain_key_start = 1;
 static bool espt_chain_flush_asked;
 /*
  * The inline lookups' jump cache of a vCPU off CF_ESPT: every entry empty,
@@ -118,6 +114,14 @@ void espt_chain_init(void)
         return;
     }
     espt_slots = p;
+    espt_chain_next = espt_chain_key_start;
+}
+
+/* Safe work, every vCPU out of its TBs: the code buffer may go. */
+static void espt_chain_flush_work(CPUState *cpu, run_on_cpu_data data)
+{
+    qatomic_inc(&espt_stats.chain_flushes);
+    tb_flush(cpu);
 }
 
 /* A fresh key, unique until the next tb_flush(); 0 once they ran out. */
@@ -125,13 +129,19 @@ static uint32_t espt_chain_new_key(void)
 {
     uint32_t k = qatomic_fetch_inc(&espt_chain_next);
 
-    if (unlikely(k >= ESPT_CHAIN_KEY_NONE - ESPT_CHAIN_KEY_SPARE)) {
-        /* Old links could match a reused key: start again from none. */
+    if (unlikely(k >= ESPT_CHAIN_KEY_LAST - ESPT_CHAIN_KEY_SPARE)) {
+        /*
+         * Old links could match a reused key: start again from none, after
+         * a tb_flush().  Never from here: this runs in the fault handler
+         * and in helpers (hflags rebuilds), inside a TB that a synchronous
+         * flush would free (10.0 flushes at once without CF_PARALLEL).
+         */
         if (!qatomic_xchg(&espt_chain_flush_asked, true) && first_cpu) {
-            tb_flush(first_cpu);
+            async_safe_run_on_cpu(first_cpu, espt_chain_flush_work,
+                                  RUN_ON_CPU_NULL);
         }
-        if (k >= ESPT_CHAIN_KEY_NONE - 1) {
-            qatomic_set(&espt_chain_next, ESPT_CHAIN_KEY_NONE - 1);
+        if (k > ESPT_CHAIN_KEY_LAST) {
+            qatomic_set(&espt_chain_next, ESPT_CHAIN_KEY_LAST + 1);
             return 0;                       /* links nothing */
         }
     }
@@ -165,11 +175,34 @@ void espt_chain_rekey(EsptTable *t)
     }
 }
 
+/*
+ * Whether @cpu's TBs may go to the next TB without a lookup.  Upstream
+ * checks breakpoints (gdbstub's and the guest's own debug registers),
+ * single-stepping and -d nochain only when it looks a TB up, so while
+ * any of them is in force every chained jump and inline lookup must take
+ * the lookup helper.  Breakpoints are inserted and removed only while
+ * the vCPU is out of user mode (its own debug register writes at PL1) or
+ * stopped (gdbstub, reset, loadvm), and it comes back through
+ * espt_update(), which calls us: so this is asked at every change.
+ */
+static bool espt_chain_may_skip_lookup(CPUState *cpu)
+{
+    return (QTAILQ_EMPTY(&cpu->breakpoints) ||
+            (espt_test_break & ESPT_BREAK_BREAKPOINTS)) &&
+           !(curr_cflags(cpu) & (CF_NO_GOTO_TB | CF_NO_GOTO_PTR |
+                                 CF_COUNT_MASK));
+}
+
 /* @cpu runs CF_ESPT TBs on @t next (its own thread). */
 void espt_chain_enter(CPUState *cpu, EsptCpu *c, EsptTable *t)
 {
     uint32_t *key = espt_chain_key_of(cpu);
     uint32_t k;
+
+    if (unlikely(!espt_chain_may_skip_lookup(cpu))) {
+        espt_chain_leave(cpu);
+        return;
+    }
 
     /* The table's jump cache, for inline lookups (espt_gen_lookup()). */
     espt_neg(cpu)->espt_jc = t->jc;
@@ -219,7 +252,7 @@ void espt_chain_tb_flush(void)
         return;
     }
     espt_slots_used = 0;
-    espt_chain_next = 1;
+    espt_chain_next = espt_chain_key_start;
     espt_chain_flush_asked = false;
     for (i = 0; i < espt.ncpus; i++) {
         EsptCpu *c = &espt.cpus[i];
@@ -278,7 +311,8 @@ bool espt_gen_chain(DisasContextBase *db, uint64_t dest)
     key = tcg_temp_new_i32();
     bad = tcg_temp_new_i32();
     tbcf = tcg_temp_new_i32();
-    tb = tcg_temp_new_ptr();
+    /* The checking mode reads it after the branch. */
+    tb = espt_check ? espt_temp_new_tb_ptr() : tcg_temp_new_ptr();
     code = espt_temp_new_tb_ptr();
 
     /* One load: a link is taken only with the TB it was made to. */
@@ -300,6 +334,9 @@ bool espt_gen_chain(DisasContextBase *db, uint64_t dest)
     tcg_gen_ld_ptr(code, tb, offsetof(TranslationBlock, tc.ptr));
     miss = gen_new_label();
     tcg_gen_brcondi_i32(TCG_COND_NE, bad, 0, miss);
+    if (espt_check) {
+        gen_helper_espt_check_jump(espt_tcg_env, tb);
+    }
     tcg_gen_goto_ptr(code);
 
     gen_set_label(miss);
@@ -387,7 +424,8 @@ bool espt_gen_lookup(void)
     tcg_gen_shli_i64(t64, t64, 3);
     jc = tcg_temp_new_ptr();
     tcg_gen_ld_ptr(jc, espt_tcg_env, ESPT_NEG_OFS(espt_jc));
-    tb = tcg_temp_new_ptr();
+    /* The checking mode reads it after the branch. */
+    tb = espt_check ? espt_temp_new_tb_ptr() : tcg_temp_new_ptr();
     tcg_gen_trunc_i64_ptr(tb, t64);
     tcg_gen_add_ptr(tb, tb, jc);
     e = tcg_temp_new_i64();
@@ -424,6 +462,9 @@ bool espt_gen_lookup(void)
     tcg_gen_ld_ptr(code, tb, offsetof(TranslationBlock, tc.ptr));
     miss = gen_new_label();
     tcg_gen_brcondi_i32(TCG_COND_NE, bad, 0, miss);
+    if (espt_check) {
+        gen_helper_espt_check_jump(espt_tcg_env, tb);
+    }
     tcg_gen_goto_ptr(code);
 
     gen_set_label(miss);

@@ -52,9 +52,9 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
     unsigned lg;
 
     if (is_write) {
-        espt_stats.faults_write++;
+        qatomic_inc(&espt_stats.faults_write);
     } else {
-        espt_stats.faults_read++;
+        qatomic_inc(&espt_stats.faults_read);
     }
     trace_espt_fault(cpu->cpu_index, t->asid, addr, is_write);
     espt_count_fault(cpu, c);
@@ -64,7 +64,7 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
                                    &full, retaddr);
     lg = full->lg_page_size;
     if (flags & (TLB_MMIO | TLB_WATCHPOINT | TLB_DISCARD_WRITE) || !host) {
-        espt_stats.fallbacks_io++;
+        qatomic_inc(&espt_stats.fallbacks_io);
         trace_espt_fallback(cpu->cpu_index, addr, "I/O or watchpoint");
         espt_fallback(cpu, retaddr);
     }
@@ -77,13 +77,13 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
      */
     ram = qemu_ram_addr_from_host(host);
     if (ram == RAM_ADDR_INVALID) {
-        espt_stats.fallbacks_io++;
+        qatomic_inc(&espt_stats.fallbacks_io);
         trace_espt_fallback(cpu->cpu_index, addr, "not RAM");
         espt_fallback(cpu, retaddr);
     }
     if (is_write) {
         if (!cpu_physical_memory_get_dirty_flag(ram, DIRTY_MEMORY_CODE)) {
-            espt_stats.smc_writes++;
+            qatomic_inc(&espt_stats.smc_writes);
             trace_espt_fallback(cpu->cpu_index, addr, "code page");
             espt_fallback(cpu, retaddr);
         }
@@ -108,7 +108,7 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
     qemu_mutex_lock(&espt.lock);
     if (!espt_map(t, addr & ~(ESPT_PAGE - 1), host, prot, lg) || t->stale) {
         qemu_mutex_unlock(&espt.lock);
-        espt_stats.fallbacks_io++;
+        qatomic_inc(&espt_stats.fallbacks_io);
         trace_espt_fallback(cpu->cpu_index, addr, "cannot map");
         if (t->stale) {
             /* Emptying it for the budget failed: softmmu from now on. */
@@ -159,7 +159,7 @@ void espt_sigsegv(int sig, siginfo_t *info, void *puc)
     pc += GETPC_ADJ;
     if (off >= ESPT_REGION_SIZE) {
         /* The tail of an access that wrapped past 4 GiB. */
-        espt_stats.fallbacks_wrap++;
+        qatomic_inc(&espt_stats.fallbacks_wrap);
         trace_espt_fallback(cpu->cpu_index, off, "wraps 4 GiB");
         espt_fallback(cpu, pc);
     }

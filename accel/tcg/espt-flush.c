@@ -60,7 +60,7 @@ static void espt_tlbi_asid_work(CPUState *cpu, run_on_cpu_data d)
     if (test_bit(asid, c->live)) {
         qemu_mutex_lock(&espt.lock);
         espt_drop_all(&c->tables[asid]);
-        espt_stats.flush_asid++;
+        qatomic_inc(&espt_stats.flush_asid);
         qemu_mutex_unlock(&espt.lock);
     }
 }
@@ -109,7 +109,7 @@ void espt_tlb_flush(CPUState *cpu, uint16_t idxmap)
     trace_espt_flush(cpu->cpu_index, "all", -1);
     qemu_mutex_lock(&espt.lock);
     espt_drop_cpu(c);
-    espt_stats.flush_all++;
+    qatomic_inc(&espt_stats.flush_all);
     qemu_mutex_unlock(&espt.lock);
 }
 
@@ -126,18 +126,19 @@ static void espt_flush_pages(EsptTable *t, vaddr addr, vaddr len)
         (((addr + len - 1) & t->large_mask) == t->large_addr)) {
         /* Inside a large guest page: like the softmmu, drop everything. */
         espt_drop_all(t);
-        espt_stats.flush_all++;
+        qatomic_inc(&espt_stats.flush_all);
         return;
     }
     for (a = addr & ~(vaddr)(ESPT_PAGE - 1); a < addr + len; a += ESPT_PAGE) {
         uint32_t p = a;
 
-        if (test_bit(p >> 20, t->granules)) {
+        if (test_bit(p >> 20, t->granules) &&
+            !(espt_test_break & ESPT_BREAK_PAGE_FLUSH)) {
             espt_drop_page(t, p);
         }
         if (espt_jc_has_page(t, p)) {
             espt_jc_empty(t);
-            espt_stats.flush_code++;
+            qatomic_inc(&espt_stats.flush_code);
         }
     }
 }
@@ -180,7 +181,7 @@ void espt_tlb_flush_range(CPUState *cpu, vaddr addr, vaddr len,
     if (len <= ESPT_PAGE) {
         c->flush_page++;
     } else {
-        espt_stats.flush_range++;
+        qatomic_inc(&espt_stats.flush_range);
     }
     /*
      * Only this vCPU's thread fills its tables.  Most page flushes (kmap
@@ -254,7 +255,9 @@ void espt_reset_dirty(ram_addr_t start, ram_addr_t length)
             EsptAlias *a = l->data;
 
             if (mprotect(a->t->base + a->vpage, ESPT_PAGE, PROT_READ) == 0) {
-                espt_stats.write_protects++;
+                g_hash_table_insert(a->t->pages, GUINT_TO_POINTER(a->vpage),
+                                    espt_page_val(ram, false));
+                qatomic_inc(&espt_stats.write_protects);
                 trace_espt_write_protect(a->t->owner - espt.cpus, a->t->asid,
                                          a->vpage, ram);
                 continue;

@@ -17,6 +17,7 @@
 #include "qemu/error-report.h"
 #include "qemu/main-loop.h"
 #include "qapi/error.h"
+#include "qapi/visitor.h"
 #include "cpu.h"
 #include "exec/ram_addr.h"
 #include "hw/boards.h"
@@ -59,6 +60,101 @@ void espt_set_chain(bool on)
 bool espt_get_chain(void)
 {
     return espt_chain;
+}
+
+static bool espt_prop_get_check(Object *obj, Error **errp)
+{
+    return espt_check;
+}
+
+static void espt_prop_set_check(Object *obj, bool value, Error **errp)
+{
+    espt_check = value;
+}
+
+static void espt_prop_get_key_start(Object *obj, Visitor *v, const char *name,
+                                    void *opaque, Error **errp)
+{
+    uint32_t value = espt_chain_key_start;
+
+    visit_type_uint32(v, name, &value, errp);
+}
+
+static void espt_prop_set_key_start(Object *obj, Visitor *v, const char *name,
+                                    void *opaque, Error **errp)
+{
+    uint32_t value;
+
+    if (!visit_type_uint32(v, name, &value, errp)) {
+        return;
+    }
+    if (value < 1 || value > ESPT_CHAIN_KEY_LAST) {
+        error_setg(errp, "%s must be between 1 and %u", name,
+                   ESPT_CHAIN_KEY_LAST);
+        return;
+    }
+    espt_chain_key_start = value;
+}
+
+unsigned espt_test_break;
+static char *espt_test_break_str;
+
+static char *espt_prop_get_test_break(Object *obj, Error **errp)
+{
+    return g_strdup(espt_test_break_str ? espt_test_break_str : "");
+}
+
+static void espt_prop_set_test_break(Object *obj, const char *value,
+                                     Error **errp)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } rules[] = {
+        { "breakpoints", ESPT_BREAK_BREAKPOINTS },
+        { "page-flush", ESPT_BREAK_PAGE_FLUSH },
+    };
+    g_auto(GStrv) words = g_strsplit(value, ":", -1);
+    unsigned bits = 0;
+    int i, j;
+
+    for (i = 0; words[i]; i++) {
+        for (j = 0; j < ARRAY_SIZE(rules); j++) {
+            if (!strcmp(words[i], rules[j].name)) {
+                bits |= rules[j].bit;
+                break;
+            }
+        }
+        if (words[i][0] && j == ARRAY_SIZE(rules)) {
+            error_setg(errp, "x-espt-test-break: unknown rule '%s' (known: "
+                       "breakpoints, page-flush; join them with ':')",
+                       words[i]);
+            return;
+        }
+    }
+    espt_test_break = bits;
+    g_free(espt_test_break_str);
+    espt_test_break_str = g_strdup(value);
+}
+
+void espt_accel_class_init(ObjectClass *oc)
+{
+    object_class_property_add_bool(oc, "x-espt-check",
+        espt_prop_get_check, espt_prop_set_check);
+    object_class_property_set_description(oc, "x-espt-check",
+        "ESPT checks itself as it runs: every chained jump and inline "
+        "lookup against a full lookup, every shadow page against a walk "
+        "of the guest page tables (slow; mismatches in 'info espt')");
+    object_class_property_add(oc, "x-espt-chain-key-start", "uint32",
+        espt_prop_get_key_start, espt_prop_set_key_start, NULL, NULL);
+    object_class_property_set_description(oc, "x-espt-chain-key-start",
+        "First key of ESPT's chained jumps (test knob: a value near "
+        "the end makes keys run out soon)");
+    object_class_property_add_str(oc, "x-espt-test-break",
+        espt_prop_get_test_break, espt_prop_set_test_break);
+    object_class_property_set_description(oc, "x-espt-test-break",
+        "Rules ESPT breaks on purpose, ':'-separated (breakpoints, "
+        "page-flush): only for showing that x-espt-check=on catches them");
 }
 
 void espt_set_mode(EsptMode mode)
@@ -180,7 +276,7 @@ void espt_inhibit(const char *why)
     CPU_FOREACH(cpu) {
         espt_set_cflags(cpu, 0);
     }
-    espt_stats.inhibits++;
+    qatomic_inc(&espt_stats.inhibits);
 }
 
 /* It is over: vCPUs pick ESPT up again at their next espt_update(). */
@@ -410,6 +506,7 @@ bool espt_accel_init(Error **errp)
     postcopy_add_notifier(&espt_postcopy_notifier);
     espt_mmu_idx = espt_ops->mmu_idx;
     espt_chain_init();
+    espt_check_init();
     espt_enabled = true;
     espt_off_reason = NULL;
     espt_switch_companions(true);

@@ -40,6 +40,15 @@
 #include "exec/espt-compat.h"
 #include "exec/tb-jc-keep.h"
 
+/* What cpu_get_tb_cpu_state() fills in. */
+#if ESPT_QEMU_10
+typedef vaddr espt_tb_pc_t;
+typedef uint64_t espt_tb_cs_t;
+#else
+typedef target_ulong espt_tb_pc_t;
+typedef target_ulong espt_tb_cs_t;
+#endif
+
 #define ESPT_REGION_SIZE   (1ULL << 32)
 #define ESPT_GUARD_SIZE    (64 * 1024)
 #define ESPT_STRIDE        (ESPT_REGION_SIZE + ESPT_GUARD_SIZE)
@@ -59,7 +68,7 @@ typedef struct EsptCpu EsptCpu;
 
 typedef struct EsptTable {
     uint8_t *base;
-    GHashTable *pages;          /* guest vpage -> ram_addr of the page + 1 */
+    GHashTable *pages;          /* guest vpage -> espt_page_val() */
     EsptContext ctx;            /* translation registers when filled */
     vaddr large_addr;           /* like CPUTLBDesc: span of large pages */
     vaddr large_mask;
@@ -95,6 +104,29 @@ typedef struct EsptTable {
     bool stale;
 } EsptTable;
 
+/*
+ * EsptTable.pages values: the RAM address of the page (4 KiB aligned),
+ * bit 0 set (so never NULL), bit 1 set while the mapping is writable.
+ */
+#define ESPT_PV_MAPPED      1
+#define ESPT_PV_WRITABLE    2
+
+static inline gpointer espt_page_val(ram_addr_t ram, bool writable)
+{
+    return (gpointer)(uintptr_t)(ram | ESPT_PV_MAPPED |
+                                 (writable ? ESPT_PV_WRITABLE : 0));
+}
+
+static inline ram_addr_t espt_page_ram(gpointer v)
+{
+    return (uintptr_t)v & ~(uintptr_t)(ESPT_PV_MAPPED | ESPT_PV_WRITABLE);
+}
+
+static inline bool espt_page_writable(gpointer v)
+{
+    return (uintptr_t)v & ESPT_PV_WRITABLE;
+}
+
 /* One vCPU: a shadow table per guest ASID. */
 struct EsptCpu {
     EsptTable tables[ESPT_ASIDS];
@@ -114,7 +146,8 @@ struct EsptCpu {
     uint32_t pcrel;
     /* Hot counters, written by the vCPU's thread only: no shared line. */
     uint64_t flush_page, jc_misses, chain_links, chain_misses, chain_stale;
-    uint64_t lookup_misses;
+    uint64_t lookup_misses, check_jumps;
+    int64_t check_next;         /* the checking mode's next audit (ns) */
 };
 
 /* EsptCpu.suppress */
@@ -145,6 +178,13 @@ typedef struct EsptState {
 } EsptState;
 extern EsptState espt;
 
+/*
+ * Keys of chained jumps (espt-chain.c): 1 to ESPT_CHAIN_KEY_LAST are
+ * handed out; an unlinked slot holds ESPT_CHAIN_KEY_NONE; 0 links nothing.
+ */
+#define ESPT_CHAIN_KEY_NONE UINT32_MAX
+#define ESPT_CHAIN_KEY_LAST (ESPT_CHAIN_KEY_NONE - 2)
+
 /* Statistics, shown by 'info espt' (espt-monitor.c). */
 typedef struct EsptStats {
     uint64_t faults_read, faults_write, faults_prot;
@@ -154,9 +194,18 @@ typedef struct EsptStats {
     uint64_t flush_asid, flush_code;
     uint64_t table_switches, cold_periods, upgrades, maps_large;
     uint64_t host_failures, tables_stale, inhibits, cold_fallbacks;
-    uint64_t chain_shared, lookup_mismatch;
+    uint64_t chain_shared, lookup_mismatch, chain_flushes;
 } EsptStats;
 extern EsptStats espt_stats;
+
+/* The checking mode's findings (espt-check.c), shown by 'info espt'. */
+#define ESPT_CHECK_FIRST    8
+typedef struct EsptCheckStats {
+    uint64_t jump_errors;       /* jumps that entered another TB */
+    uint64_t audits, pages;     /* tables and their pages audited */
+    uint64_t page_errors;       /* pages mapped against the walk */
+} EsptCheckStats;
+extern EsptCheckStats espt_check_stats;
 
 /* The table this thread's GS base points at (espt_set_gs()). */
 extern __thread EsptTable *espt_thread_table;
@@ -166,6 +215,19 @@ extern EsptMode espt_mode;
 /* Fall back to softmmu where ESPT would not pay (tcg,espt-adaptive=). */
 extern bool espt_adaptive;
 extern bool espt_chain;
+/* tcg,x-espt-check=on: ESPT checks itself as it runs (espt-check.c). */
+extern bool espt_check;
+/* tcg,x-espt-chain-key-start=: the first key of chained jumps. */
+extern uint32_t espt_chain_key_start;
+/*
+ * tcg,x-espt-test-break=: rules ESPT breaks on purpose, so that a test
+ * can show the checking mode catches what they are there for.
+ */
+enum {
+    ESPT_BREAK_BREAKPOINTS = 1 << 0,    /* chain with breakpoints set */
+    ESPT_BREAK_PAGE_FLUSH = 1 << 1,     /* keep pages a page flush hits */
+};
+extern unsigned espt_test_break;
 /* Why ESPT is off (NULL while it is on). */
 extern const char *espt_off_reason;
 /* Why no vCPU may use ESPT for now (NULL: they may); see espt_inhibit(). */
@@ -234,6 +296,12 @@ static inline void espt_set_cflags(CPUState *cpu, uint32_t f)
         espt_chain_leave(cpu);
     }
 }
+
+/* espt-check.c: the checking mode (tcg,x-espt-check=on) */
+void espt_check_init(void);
+void espt_check_enter(CPUState *cpu, EsptCpu *c, EsptTable *t, bool switched);
+/* The first ESPT_CHECK_FIRST mismatches, described; g_strfreev() it. */
+char **espt_check_first_mismatches(int *n);
 
 /* espt-policy.c */
 void espt_count_fault(CPUState *cpu, EsptCpu *c);

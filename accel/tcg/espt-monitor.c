@@ -27,31 +27,31 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->pages_mapped = espt.pages;
     info->vma_budget = espt.budget;
     info->tables_live = espt.tables_live;
-    info->table_switches = espt_stats.table_switches;
-    info->cold_periods = espt_stats.cold_periods;
-    info->faults_read = espt_stats.faults_read;
-    info->faults_write = espt_stats.faults_write;
-    info->maps = espt_stats.maps;
-    info->remaps = espt_stats.remaps;
-    info->upgrades = espt_stats.upgrades;
-    info->maps_large = espt_stats.maps_large;
-    info->smc_writes = espt_stats.smc_writes;
-    info->write_protects = espt_stats.write_protects;
-    info->fallbacks_io = espt_stats.fallbacks_io;
-    info->fallbacks_wrap = espt_stats.fallbacks_wrap;
-    info->flushes_all = espt_stats.flush_all;
-    info->flushes_asid = espt_stats.flush_asid;
-    info->flushes_range = espt_stats.flush_range;
-    info->flushes_kept = espt_stats.flush_suppressed;
-    info->flushes_narrowed = espt_stats.flush_narrowed;
-    info->flushes_user_state = espt_stats.flush_user_state;
-    info->flushes_context = espt_stats.flush_context;
-    info->flushes_budget = espt_stats.flush_budget;
-    info->flushes_code = espt_stats.flush_code;
+    info->table_switches = qatomic_read(&espt_stats.table_switches);
+    info->cold_periods = qatomic_read(&espt_stats.cold_periods);
+    info->faults_read = qatomic_read(&espt_stats.faults_read);
+    info->faults_write = qatomic_read(&espt_stats.faults_write);
+    info->maps = qatomic_read(&espt_stats.maps);
+    info->remaps = qatomic_read(&espt_stats.remaps);
+    info->upgrades = qatomic_read(&espt_stats.upgrades);
+    info->maps_large = qatomic_read(&espt_stats.maps_large);
+    info->smc_writes = qatomic_read(&espt_stats.smc_writes);
+    info->write_protects = qatomic_read(&espt_stats.write_protects);
+    info->fallbacks_io = qatomic_read(&espt_stats.fallbacks_io);
+    info->fallbacks_wrap = qatomic_read(&espt_stats.fallbacks_wrap);
+    info->flushes_all = qatomic_read(&espt_stats.flush_all);
+    info->flushes_asid = qatomic_read(&espt_stats.flush_asid);
+    info->flushes_range = qatomic_read(&espt_stats.flush_range);
+    info->flushes_kept = qatomic_read(&espt_stats.flush_suppressed);
+    info->flushes_narrowed = qatomic_read(&espt_stats.flush_narrowed);
+    info->flushes_user_state = qatomic_read(&espt_stats.flush_user_state);
+    info->flushes_context = qatomic_read(&espt_stats.flush_context);
+    info->flushes_budget = qatomic_read(&espt_stats.flush_budget);
+    info->flushes_code = qatomic_read(&espt_stats.flush_code);
     info->host_failures = qatomic_read(&espt_stats.host_failures);
-    info->tables_stale = espt_stats.tables_stale;
-    info->inhibits = espt_stats.inhibits;
-    info->cold_fallbacks = espt_stats.cold_fallbacks;
+    info->tables_stale = qatomic_read(&espt_stats.tables_stale);
+    info->inhibits = qatomic_read(&espt_stats.inhibits);
+    info->cold_fallbacks = qatomic_read(&espt_stats.cold_fallbacks);
     info->chain_slots = espt_chain_slots_used();
     info->chain_shared = qatomic_read(&espt_stats.chain_shared);
     info->chain_links = 0;
@@ -59,12 +59,29 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->chain_stale = 0;
     info->lookup_misses = 0;
     info->lookup_mismatch = qatomic_read(&espt_stats.lookup_mismatch);
+    info->chain_flushes = qatomic_read(&espt_stats.chain_flushes);
     info->inhibited = g_strdup(qatomic_read(&espt_inhibited));
     ESPT_QAPI_SET_HAS(info, inhibited, info->inhibited != NULL);
     info->tb_cache_misses = 0;
     info->tb_cache_pages_kept = tb_jmp_cache_keep_pages_kept();
     info->flushes_page = 0;
+    info->check = espt_enabled && espt_check;
+    info->check_jump_errors = qatomic_read(&espt_check_stats.jump_errors);
+    info->check_audits = qatomic_read(&espt_check_stats.audits);
+    info->check_pages = qatomic_read(&espt_check_stats.pages);
+    info->check_page_errors = qatomic_read(&espt_check_stats.page_errors);
+    if (info->check) {
+        int n;
+        char **first = espt_check_first_mismatches(&n);
+
+        for (i = n - 1; i >= 0; i--) {
+            QAPI_LIST_PREPEND(info->check_first, first[i]);
+        }
+        g_free(first);      /* the strings are the list's now */
+        ESPT_QAPI_SET_HAS(info, check_first, n > 0);
+    }
     for (i = 0; i < espt.ncpus; i++) {
+        info->check_jumps += qatomic_read(&espt.cpus[i].check_jumps);
         info->tb_cache_misses += qatomic_read(&espt.cpus[i].jc_misses);
         info->flushes_page += qatomic_read(&espt.cpus[i].flush_page);
         info->chain_links += qatomic_read(&espt.cpus[i].chain_links);
@@ -117,10 +134,22 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "chain-shared", i->chain_shared },
         { "lookup-misses", i->lookup_misses },
         { "lookup-mismatch", i->lookup_mismatch },
+        { "chain-flushes", i->chain_flushes },
         { "host-failures", i->host_failures },
         { "tables-stale", i->tables_stale },
         { "inhibits", i->inhibits },
     };
+    const struct {
+        const char *name;
+        uint64_t value;
+    } chk[] = {
+        { "check-jumps", i->check_jumps },
+        { "check-jump-errors", i->check_jump_errors },
+        { "check-audits", i->check_audits },
+        { "check-pages", i->check_pages },
+        { "check-page-errors", i->check_page_errors },
+    };
+    strList *l;
     int k;
 
     if (!i->enabled) {
@@ -135,5 +164,16 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
     }
     for (k = 0; k < ARRAY_SIZE(c); k++) {
         monitor_printf(mon, "  %-20s %" PRIu64 "\n", c[k].name, c[k].value);
+    }
+    if (!i->check) {
+        return;
+    }
+    monitor_printf(mon, "checking mode (x-espt-check=on):\n");
+    for (k = 0; k < ARRAY_SIZE(chk); k++) {
+        monitor_printf(mon, "  %-20s %" PRIu64 "\n", chk[k].name,
+                       chk[k].value);
+    }
+    for (l = i->check_first; l; l = l->next) {
+        monitor_printf(mon, "  mismatch: %s\n", l->value);
     }
 }

@@ -47,7 +47,7 @@
 static void espt_go_cold(CPUState *cpu, EsptCpu *c, int64_t now)
 {
     c->cold_until = now + ESPT_COLD_NS;
-    espt_stats.cold_periods++;
+    qatomic_inc(&espt_stats.cold_periods);
     /* TBs looked up from now on run on softmmu; see espt_update(). */
     espt_set_cflags(cpu, 0);
 }
@@ -86,7 +86,7 @@ void espt_count_fallback(CPUState *cpu)
      */
     if (espt_adaptive && ++c->window_fallbacks > ESPT_COLD_FAULTS) {
         c->window_fallbacks = 0;
-        espt_stats.cold_fallbacks++;
+        qatomic_inc(&espt_stats.cold_fallbacks);
         espt_go_cold(cpu, c, get_clock());
     }
 }
@@ -99,6 +99,7 @@ static uint32_t espt_cflags_now(CPUState *cpu)
     EsptTable *t;
     EsptContext ctx;
     uint64_t us;
+    bool switched;
     int asid;
 
     if (!ops->user_ok(cpu) || qatomic_read(&espt_inhibited)) {
@@ -114,7 +115,7 @@ static uint32_t espt_cflags_now(CPUState *cpu)
         qemu_mutex_lock(&espt.lock);
         espt_drop_cpu(c);
         c->user_state = us;
-        espt_stats.flush_user_state++;
+        qatomic_inc(&espt_stats.flush_user_state);
         qemu_mutex_unlock(&espt.lock);
         /* The softmmu TLB may hold entries made under the old state too. */
         tlb_flush_by_mmuidx(cpu, 1 << espt_mmu_idx);
@@ -127,13 +128,13 @@ static uint32_t espt_cflags_now(CPUState *cpu)
         qemu_mutex_lock(&espt.lock);
         if (test_bit(asid, c->live)) {
             espt_drop_all(t);
-            espt_stats.flush_context++;
+            qatomic_inc(&espt_stats.flush_context);
         }
         t->ctx = ctx;
         qemu_mutex_unlock(&espt.lock);
         if (espt_adaptive) {
             c->cold_until = get_clock() + ESPT_NEW_AS_NS;
-            espt_stats.cold_periods++;
+            qatomic_inc(&espt_stats.cold_periods);
         }
     }
     if (unlikely(qatomic_read(&t->stale))) {
@@ -145,17 +146,21 @@ static uint32_t espt_cflags_now(CPUState *cpu)
             return 0;
         }
     }
-    if (unlikely(espt_thread_table != t)) {
+    switched = espt_thread_table != t;
+    if (unlikely(switched)) {
         if (!espt_set_gs(t)) {
             return 0;
         }
-        espt_stats.table_switches++;
+        qatomic_inc(&espt_stats.table_switches);
     }
     if (unlikely(c->cold_until)) {
         if (get_clock() < c->cold_until) {
             return 0;
         }
         c->cold_until = 0;
+    }
+    if (unlikely(espt_check)) {
+        espt_check_enter(cpu, c, t, switched);
     }
     /* Its chained jumps use the table's key (espt-chain.c). */
     espt_chain_enter(cpu, c, t);

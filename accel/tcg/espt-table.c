@@ -88,7 +88,7 @@ bool espt_unmap_range(EsptTable *t, uint64_t start, uint64_t len)
 void espt_mark_stale(EsptTable *t)
 {
     if (!t->stale) {
-        espt_stats.tables_stale++;
+        qatomic_inc(&espt_stats.tables_stale);
         trace_espt_flush(t->owner - espt.cpus, "stale", t->asid);
     }
     qatomic_set(&t->stale, true);
@@ -123,7 +123,7 @@ void espt_drop_page(EsptTable *t, uint32_t vpage)
         espt_drop_all(t);
         return;
     }
-    espt_forget_page(t, vpage, (ram_addr_t)(uintptr_t)v - 1);
+    espt_forget_page(t, vpage, espt_page_ram(v));
     t->owner->window_drops++;
 }
 
@@ -157,8 +157,7 @@ void espt_drop_all(EsptTable *t)
         }
         g_hash_table_iter_init(&it, t->pages);
         while (g_hash_table_iter_next(&it, &k, &v)) {
-            espt_rmap_del(t, GPOINTER_TO_UINT(k),
-                          (ram_addr_t)(uintptr_t)v - 1);
+            espt_rmap_del(t, GPOINTER_TO_UINT(k), espt_page_ram(v));
             espt.pages--;
             t->owner->window_drops++;
         }
@@ -226,7 +225,7 @@ bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
         if (espt.pages >= espt.budget) {
             espt_drop_all(t);
         }
-        espt_stats.flush_budget++;
+        qatomic_inc(&espt_stats.flush_budget);
     }
     /*
      * Translated code may have appeared on the page since the caller's
@@ -239,17 +238,21 @@ bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
     }
     old = t->pages ? g_hash_table_lookup(t->pages, GUINT_TO_POINTER(vpage))
                    : NULL;
-    if (old && (ram_addr_t)(uintptr_t)old - 1 == ram) {
+    if (old && espt_page_ram(old) == ram) {
         /* Same guest page, other permission (read-only -> writable). */
         if (mprotect(t->base + vpage, ESPT_PAGE, prot) == 0) {
-            espt_stats.upgrades++;
+            g_hash_table_insert(t->pages, GUINT_TO_POINTER(vpage),
+                                espt_page_val(ram, prot & PROT_WRITE));
+            qatomic_inc(&espt_stats.upgrades);
             return true;
         }
         espt_host_failed("upgrade", errno);     /* map it again instead */
     }
+    /* The block may start anywhere in its file (backend offset=). */
     p = mmap(t->base + vpage, ESPT_PAGE, prot,
              MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd,
-             offset & ~(ram_addr_t)(ESPT_PAGE - 1));
+             espt_ram_fd_offset(rb) +
+             (offset & ~(ram_addr_t)(ESPT_PAGE - 1)));
     if (p == MAP_FAILED) {
         int err = errno;
 
@@ -266,7 +269,7 @@ bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
         if (err == ENOMEM && espt.pages) {
             /* Out of host mappings: free this vCPU's. */
             espt_drop_cpu(t->owner);
-            espt_stats.flush_budget++;
+            qatomic_inc(&espt_stats.flush_budget);
         }
         return false;
     }
@@ -276,12 +279,12 @@ bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
     espt_set_live(t);
     old = g_hash_table_lookup(t->pages, GUINT_TO_POINTER(vpage));
     if (old) {
-        espt_rmap_del(t, vpage, (ram_addr_t)(uintptr_t)old - 1);
+        espt_rmap_del(t, vpage, espt_page_ram(old));
         espt.pages--;
-        espt_stats.remaps++;
+        qatomic_inc(&espt_stats.remaps);
     }
     g_hash_table_insert(t->pages, GUINT_TO_POINTER(vpage),
-                        (gpointer)(uintptr_t)(ram + 1));
+                        espt_page_val(ram, prot & PROT_WRITE));
     set_bit(vpage >> 20, t->granules);
     {
         EsptAlias *a = g_new(EsptAlias, 1);
@@ -293,7 +296,7 @@ bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
                             g_slist_prepend(l, a));
     }
     espt.pages++;
-    espt_stats.maps++;
+    qatomic_inc(&espt_stats.maps);
     trace_espt_map(t->owner - espt.cpus, t->asid, vpage, ram, prot);
     if (lg_page_size > 12) {
         vaddr lp_mask = ~(((vaddr)1 << lg_page_size) - 1);
@@ -372,7 +375,7 @@ void espt_map_large(CPUState *cpu, EsptTable *t, uint32_t addr,
             if (hosts[i] &&
                 !g_hash_table_lookup(t->pages, GUINT_TO_POINTER(va)) &&
                 espt_map(t, va, hosts[i], prots[i], lg)) {
-                espt_stats.maps_large++;
+                qatomic_inc(&espt_stats.maps_large);
             }
         }
     }

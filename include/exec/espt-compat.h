@@ -93,6 +93,16 @@
 #define ESPT_RAM_SHARED_FLAGS(f)    ((f) | RAM_SHARED)
 #endif
 
+/*
+ * Where a RAM block starts in its file: memory-backend-file's offset=
+ * (8.2).  7.2 always maps a file from its start.  Needs exec/ramblock.h.
+ */
+#if ESPT_QEMU_10
+#define espt_ram_fd_offset(rb)      ((rb)->fd_offset)
+#else
+#define espt_ram_fd_offset(rb)      ((off_t)0)
+#endif
+
 /* Notifiers with a return value take an Error ** since 9.0. */
 #if ESPT_QEMU_10
 #define ESPT_NOTIFIER_ERRP          , Error **errp

@@ -71,6 +71,14 @@ bool espt_get_adaptive(void);
  */
 void espt_set_chain(bool on);
 bool espt_get_chain(void);
+/*
+ * The accelerator's x- properties (tuning and test knobs, not a stable
+ * interface): tcg_accel_class_init() hands us its class.
+ *   x-espt-check=on         ESPT checks itself as it runs (espt-check.c)
+ *   x-espt-chain-key-start  first key of chained jumps (tests: run out)
+ *   x-espt-test-break       rules broken on purpose (tests of the above)
+ */
+void espt_accel_class_init(ObjectClass *oc);
 /* NULL if this host can run ESPT, else why not. */
 const char *espt_host_unsupported(void);
 /* Called once the accelerator is set up; fails with a reason. */
