@@ -26,7 +26,8 @@ LOGS = os.path.join(BUILD, "tests", "logs")
 OFF = ["-accel", "tcg,espt=off"]
 # ESPT for everything it can serve, as test_espt's ON_ALL; ON_EXTRA (and
 # the environment's QEMU_ESPT_TEST_ON_OPTS) add options to it.
-ON_EXTRA = []
+# The checking mode (x-espt-check=on) runs in all of them.
+ON_EXTRA = ["x-espt-check=on"]
 ON_OPTS = (["espt=on", "espt-adaptive=off"] + ON_EXTRA
            + [o for o in os.environ.get("QEMU_ESPT_TEST_ON_OPTS", "").split(",") if o])
 ON_ALL = ["-accel", "tcg," + ",".join(ON_OPTS)]
@@ -52,6 +53,11 @@ def chained(info, mode):
     check(info["on"], "espt=%s: ESPT is not on: %r" % (mode, info))
     check(info.get("chain-links", 0) > 0,
           "espt=%s: no jump was chained, so the test proves nothing: %r" % (mode, info))
+    if "x-espt-check=on" in ON_OPTS:
+        check(info.get("check-jumps", 0) > 0 and info.get("check-jump-errors", -1) == 0
+              and info.get("check-page-errors", -1) == 0,
+              "espt=%s: the checking mode did not run, or found mismatches: %r"
+              % (mode, info))
 
 
 @test("espt/brk-bare")
@@ -281,3 +287,30 @@ def brk_linux(flavour):
 
 for _fl in KERNELS:
     brk_linux(_fl)
+
+
+@test("espt/check-catches-breakpoints")
+def _():
+    """The checking mode would have caught bug 1: with the breakpoint
+    rule broken on purpose (x-espt-test-break=breakpoints: chained jumps
+    and inline lookups stay on while breakpoints are set), brk.elf's
+    calls skip the breakpoints again, and the checking mode must count
+    jumps into TBs that a full lookup (which sees the breakpoint) would
+    not have returned."""
+    check(os.path.exists(BRK_ELF), "%s missing: run make guest" % BRK_ELF)
+    lf = log("espt/check-catches-breakpoints")
+    r = run([QEMU, "-M", "virt", "-m", "256", "-kernel", BRK_ELF, "-nographic",
+             "-no-reboot", "-serial", "stdio"] + NO_NIC +
+            ["-accel", "tcg,espt=on,espt-adaptive=off,x-espt-check=on,"
+             "x-espt-test-break=breakpoints"], 120,
+            hmp=["info espt"], done=b"BRK-TEST end", log_path=lf)
+    check(r.hmp is not None, "no monitor reply (log: %s)\n%s" % (rel(lf), r.log[-1500:]))
+    info = parse_espt(r.hmp["info espt"])
+    summary = [ln for ln in r.log.split("\n") if ln.startswith("BRK-TEST passed")]
+    first = [ln.strip() for ln in r.hmp["info espt"].split("\n") if "mismatch:" in ln]
+    check(summary and not summary[0].endswith("failed 0 OK"),
+          "breaking the rule did not break the test image: %s" % summary)
+    check(info.get("check-jump-errors", 0) > 0 and any("breakpoint" in f for f in first),
+          "the checking mode missed jumps past breakpoints: %r\n%s" % (info, first))
+    print("    %s; check-jump-errors %d, first: %s"
+          % (summary[0], info["check-jump-errors"], first[0]), flush=True)
