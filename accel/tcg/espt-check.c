@@ -153,16 +153,20 @@ void HELPER(espt_check_jump)(CPUArchState *env, const void *ptr)
         why = "other TB flags";
     } else if (cflags != curr_cflags(cpu)) {
         why = "other cflags";
-    } else if ((why = espt_check_breakpoints(cpu, pc))) {
-        /* why says it */
-    } else if ((ram = espt_check_code_addr(cpu, pc)) == -1) {
-        why = "code the vCPU cannot fetch";
-    } else if (ram != tb_page_addr0(tb)) {
-        why = "code of another physical page";
-    } else if (tb_page_addr1(tb) != -1 &&
-               espt_check_code_addr(cpu, TARGET_PAGE_ALIGN(pc)) !=
-               tb_page_addr1(tb)) {
-        why = "a second page that is another physical page";
+    } else {
+        why = espt_check_breakpoints(cpu, pc);
+    }
+    if (!why) {
+        ram = espt_check_code_addr(cpu, pc);
+        if (ram == -1) {
+            why = "code the vCPU cannot fetch";
+        } else if (ram != tb_page_addr0(tb)) {
+            why = "code of another physical page";
+        } else if (tb_page_addr1(tb) != -1 &&
+                   espt_check_code_addr(cpu, TARGET_PAGE_ALIGN(pc)) !=
+                   tb_page_addr1(tb)) {
+            why = "a second page that is another physical page";
+        }
     }
     if (why) {
         qatomic_inc(&espt_check_stats.jump_errors);
