@@ -84,6 +84,7 @@ char **espt_check_first_mismatches(int *n)
     return v;
 }
 
+#ifdef ESPT_CHAIN_HELPER       /* the helpers' hook is in the series */
 /*
  * The RAM address of guest code at @addr for an instruction fetch in the
  * current state, as get_page_addr_code() computes it, but without
@@ -175,6 +176,8 @@ void HELPER(espt_check_jump)(CPUArchState *env, const void *ptr)
                           (uint64_t)tb->pc, cflags, why);
     }
 }
+
+#endif
 
 /* A mapped page of a table, as the audit copies it. */
 typedef struct EsptCheckPage {
