@@ -2,6 +2,7 @@
 #
 #   make            assemble/refresh the selected base, build, link ./qemu-system-arm
 #   make guest      fetch Debian armhf kernels, build the test initramfs
+#   make python-image  Debian's armhf python3.11 and CPython's tests, for tests/test_python.py
 #   make check      build everything and run every test on the selected base
 #   make demo       the main job: boot the default guest and run a workload
 #   make bench      benchmarks: softmmu vs ESPT vs user mode, every base (BENCHFLAGS=...)
@@ -23,13 +24,13 @@ export CCACHE_NOHASHDIR := true
 
 BASES := 7.2 10.0
 
-.PHONY: all build guest bench-image bench check demo clean distclean help \
+.PHONY: all build guest bench-image python-image bench check demo clean distclean help \
 	check-series $(addprefix build-,$(BASES)) $(addprefix check-,$(BASES))
 
 all: build
 
 help:
-	@sed -n '3,12p' Makefile
+	@sed -n '3,13p' Makefile
 
 # configure is cheap when nothing changed: it re-verifies the base, re-applies
 # patches/ only if they changed, relinks our files, and re-runs upstream
@@ -60,7 +61,7 @@ $(addprefix build-,$(BASES)): build-%:
 	$(call ninja-obj,build/$*/obj)
 	@build/$*/obj/qemu-system-arm --version | head -n 1
 
-$(addprefix check-,$(BASES)): check-%: build-% guest bench-image
+$(addprefix check-,$(BASES)): check-%: build-% guest bench-image python-image
 	QEMU_ESPT_BASE=$* $(PYTHON) tests/run.py $(TESTFLAGS)
 
 check-series: build
@@ -72,11 +73,16 @@ guest:
 bench-image: guest
 	tests/bench/build.sh
 
+# CPython's regression tests (tests/test_python.py): rebuilt only when
+# its inputs change.
+python-image: guest
+	tests/pytest/build.sh
+
 # Every base side by side: stock softmmu, ESPT and qemu-arm of each.
 bench: build $(addprefix build-,$(BASES)) bench-image
 	$(PYTHON) scripts/bench.py --bases=all $(BENCHFLAGS)
 
-check: build guest bench-image
+check: build guest bench-image python-image
 	$(PYTHON) tests/run.py $(TESTFLAGS)
 
 demo: build guest
