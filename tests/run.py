@@ -24,6 +24,7 @@ import test_espt  # noqa: E402,F401
 import test_libvirt  # noqa: E402,F401
 import test_snapshots  # noqa: E402,F401
 import test_debug  # noqa: E402,F401
+import test_python  # noqa: E402,F401
 
 
 def main():
