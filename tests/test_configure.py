@@ -202,6 +202,19 @@ def _():
     base = tested_base()
     dsc = source_package(base)
     pdir = os.path.join("patches", base)
+    # No background "git gc --auto" after the many commits of git am: it
+    # may still write in .git when the copy is removed (seen on 10.0:
+    # rmtree failed with "Directory not empty: '.git'").
+    os.environ.update(GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="gc.auto",
+                      GIT_CONFIG_VALUE_0="0")
+    try:
+        patch_queue(base, dsc, pdir)
+    finally:
+        for k in ("GIT_CONFIG_COUNT", "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0"):
+            os.environ.pop(k, None)
+
+
+def patch_queue(base, dsc, pdir):
     with tempfile.TemporaryDirectory() as d:
         copy_checkout(d)
         src = ["--base=" + base, "--qemu-source=" + dsc, "--assemble-only"]
