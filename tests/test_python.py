@@ -25,7 +25,7 @@ OFF = ["-accel", "tcg,espt=off"]
 # ESPT for everything it can serve, as test_espt's ON_ALL.  ON_EXTRA (and
 # the environment's QEMU_ESPT_TEST_ON_OPTS) add -accel options to it: the
 # checking mode, x-espt-check=on, is the one meant here.
-ON_EXTRA = []
+ON_EXTRA = ["x-espt-check=on"]
 ON_OPTS = (["espt=on", "espt-adaptive=off"] + ON_EXTRA
            + [o for o in os.environ.get("QEMU_ESPT_TEST_ON_OPTS", "").split(",") if o])
 ON_ALL = ["-accel", "tcg," + ",".join(ON_OPTS)]
