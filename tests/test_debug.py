@@ -19,17 +19,15 @@ import subprocess
 import time
 
 from harness import test, check, Skip
-from guest import ROOT, BUILD, GUEST, KERNELS, QEMU as BUILD_QEMU, boot, run, parse_espt
+from guest import (ROOT, BUILD, GUEST, KERNELS, QEMU as BUILD_QEMU, boot, run, parse_espt,
+                   espt_on_opts)
 
 QEMU = os.environ.get("QEMU_ESPT_TEST_QEMU") or BUILD_QEMU
 LOGS = os.path.join(BUILD, "tests", "logs")
 OFF = ["-accel", "tcg,espt=off"]
-# ESPT for everything it can serve, as test_espt's ON_ALL; ON_EXTRA (and
-# the environment's QEMU_ESPT_TEST_ON_OPTS) add options to it.
-# The checking mode (x-espt-check=on) runs in all of them.
-ON_EXTRA = ["x-espt-check=on"]
-ON_OPTS = (["espt=on", "espt-adaptive=off"] + ON_EXTRA
-           + [o for o in os.environ.get("QEMU_ESPT_TEST_ON_OPTS", "").split(",") if o])
+# ESPT for everything it can serve, as test_espt's ON_ALL, with the
+# checking mode (x-espt-check=on); QEMU_ESPT_TEST_ON_OPTS adds options.
+ON_OPTS = espt_on_opts(["x-espt-check=on"])
 ON_ALL = ["-accel", "tcg," + ",".join(ON_OPTS)]
 MODES = (("off", OFF), ("on", ON_ALL))
 # No NIC: none is needed, and a binary copied out of the build tree

@@ -16,18 +16,15 @@ import os
 import re
 
 from harness import test, check
-from guest import ROOT, BUILD, boot, parse_espt
+from guest import ROOT, BUILD, boot, parse_espt, espt_on_opts
 
 IMAGE = os.path.join(BUILD, "pytest", "pytest.cpio")
 LIST = os.path.join(ROOT, "tests", "pytest", "tests.txt")
 LOGS = os.path.join(BUILD, "tests", "logs")
 OFF = ["-accel", "tcg,espt=off"]
-# ESPT for everything it can serve, as test_espt's ON_ALL.  ON_EXTRA (and
-# the environment's QEMU_ESPT_TEST_ON_OPTS) add -accel options to it: the
-# checking mode, x-espt-check=on, is the one meant here.
-ON_EXTRA = ["x-espt-check=on"]
-ON_OPTS = (["espt=on", "espt-adaptive=off"] + ON_EXTRA
-           + [o for o in os.environ.get("QEMU_ESPT_TEST_ON_OPTS", "").split(",") if o])
+# ESPT for everything it can serve, as test_espt's ON_ALL, with the
+# checking mode (x-espt-check=on); QEMU_ESPT_TEST_ON_OPTS adds options.
+ON_OPTS = espt_on_opts(["x-espt-check=on"])
 ON_ALL = ["-accel", "tcg," + ",".join(ON_OPTS)]
 MODES = (("off", OFF), ("on", ON_ALL))
 # The (kernel, vCPUs) pairs that run; cpython() says why these.

@@ -35,4 +35,48 @@ static inline void write32(uint32_t addr, uint32_t v)
     asm volatile("str %0, [%1]" : : "r"(v), "r"(addr) : "memory");
 }
 
+/* The virt board's PL011 UART: enough to print. */
+#define UART_DR         0x09000000u
+#define UART_FR         0x09000018u
+#define UART_FR_TXFF    (1u << 5)
+
+static inline void putc_(char c)
+{
+    while (read32(UART_FR) & UART_FR_TXFF) {
+        asm volatile("yield");
+    }
+    write32(UART_DR, c);
+}
+
+static inline void puts_(const char *s)
+{
+    while (*s) {
+        putc_(*s++);
+    }
+}
+
+static inline void puthex(uint32_t v)
+{
+    int i;
+
+    puts_("0x");
+    for (i = 28; i >= 0; i -= 4) {
+        putc_("0123456789abcdef"[(v >> i) & 15]);
+    }
+}
+
+static inline void putdec(uint32_t v)
+{
+    char buf[12];
+    int n = 0;
+
+    do {
+        buf[n++] = '0' + v % 10;
+        v /= 10;
+    } while (v);
+    while (n) {
+        putc_(buf[--n]);
+    }
+}
+
 #endif

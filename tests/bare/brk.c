@@ -32,9 +32,6 @@
  */
 #include "bare.h"
 
-#define UART_DR         0x09000000u
-#define UART_FR         0x09000018u
-#define UART_FR_TXFF    (1u << 5)
 #define GICD            0x08000000u
 #define GICC            0x08010000u
 #define TIMER_IRQ       27              /* virtual timer, PPI 11 */
@@ -72,47 +69,6 @@ uint32_t pabt_resume;                   /* bare.h wants it; unused here */
 static volatile uint32_t hits, hit_fsr, hit_far, hit_addr;
 static volatile uint32_t ticks;
 static int passed, failed;
-
-/* ------------------------------------------------------------------ */
-
-static void putc_(char c)
-{
-    while (read32(UART_FR) & UART_FR_TXFF) {
-        asm volatile("yield");
-    }
-    write32(UART_DR, c);
-}
-
-static void puts_(const char *s)
-{
-    while (*s) {
-        putc_(*s++);
-    }
-}
-
-static void puthex(uint32_t v)
-{
-    int i;
-
-    puts_("0x");
-    for (i = 28; i >= 0; i -= 4) {
-        putc_("0123456789abcdef"[(v >> i) & 15]);
-    }
-}
-
-static void putdec(uint32_t v)
-{
-    char buf[12];
-    int n = 0;
-
-    do {
-        buf[n++] = '0' + v % 10;
-        v /= 10;
-    } while (v);
-    while (n) {
-        putc_(buf[--n]);
-    }
-}
 
 /* ------------------------------------------------------------------ */
 

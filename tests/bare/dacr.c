@@ -20,9 +20,6 @@
  */
 #include "bare.h"
 
-#define UART_DR         0x09000000u
-#define UART_FR         0x09000018u
-#define UART_FR_TXFF    (1u << 5)
 
 /* Physical pages behind the test mappings (RAM starts at 0x40000000). */
 #define DATA_PA         0x40400000u
@@ -67,47 +64,6 @@ uint32_t pabt_resume;
 /* The last fault, as the abort handlers saw it: see check(). */
 static volatile uint32_t f_kind, f_fsr, f_far, f_count;    /* handlers */
 static int passed, failed;
-
-/* ------------------------------------------------------------------ */
-
-static void putc_(char c)
-{
-    while (read32(UART_FR) & UART_FR_TXFF) {
-        asm volatile("yield");
-    }
-    write32(UART_DR, c);
-}
-
-static void puts_(const char *s)
-{
-    while (*s) {
-        putc_(*s++);
-    }
-}
-
-static void puthex(uint32_t v)
-{
-    int i;
-
-    puts_("0x");
-    for (i = 28; i >= 0; i -= 4) {
-        putc_("0123456789abcdef"[(v >> i) & 15]);
-    }
-}
-
-static void putdec(uint32_t v)
-{
-    char buf[12];
-    int n = 0;
-
-    do {
-        buf[n++] = '0' + v % 10;
-        v /= 10;
-    } while (v);
-    while (n) {
-        putc_(buf[--n]);
-    }
-}
 
 /* ------------------------------------------------------------------ */
 

@@ -26,6 +26,15 @@ else:
 KERNELS = ("armmp", "armmp-lpae")
 
 
+def espt_on_opts(extra=()):
+    """The -accel options (after "tcg,") of an espt=on run in which ESPT
+    serves everything it can (no adaptive softmmu periods), plus @extra
+    and the environment's QEMU_ESPT_TEST_ON_OPTS (comma-separated, e.g.
+    to run a test module against another setting by hand)."""
+    return (["espt=on", "espt-adaptive=off"] + list(extra)
+            + [o for o in os.environ.get("QEMU_ESPT_TEST_ON_OPTS", "").split(",") if o])
+
+
 def kernel_path(flavour):
     return os.path.join(GUEST, "vmlinuz-" + flavour)
 
