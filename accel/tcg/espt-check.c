@@ -185,6 +185,70 @@ typedef struct EsptCheckPage {
     gpointer val;               /* espt_page_val() */
 } EsptCheckPage;
 
+/* A mapped page that disagreed with the guest's page tables. */
+typedef struct EsptCheckSuspect {
+    gpointer val;               /* its mapping then */
+    int64_t since;              /* when it was first seen so (ns) */
+    bool reported;
+} EsptCheckSuspect;
+
+/*
+ * The guest may narrow a page-table entry and issue the TLB maintenance
+ * for it a little later (Linux: mprotect() and fork() change many entries,
+ * may reschedule, and flush at the end), and meanwhile another thread of
+ * the process may run in user mode on the same table: a stale mapping
+ * the architecture allows, as a TLB may hold the entry until then.  So a
+ * disagreement counts as an error only once it has lasted: the same
+ * mapping still there, still disagreeing, ESPT_CHECK_AUDIT_NS after it
+ * was first seen; one that went away by then is a transient.
+ */
+static void espt_check_suspect(EsptTable *t, GHashTable *suspects,
+                               EsptCheckPage *p, int64_t now,
+                               const char *why)
+{
+    EsptCheckSuspect *old = t->check_suspects ?
+        g_hash_table_lookup(t->check_suspects, GUINT_TO_POINTER(p->va)) :
+        NULL;
+    EsptCheckSuspect *s = g_new0(EsptCheckSuspect, 1);
+
+    s->val = p->val;
+    s->since = now;
+    if (old && old->val == p->val) {
+        s->since = old->since;
+        s->reported = old->reported;
+    }
+    if (!s->reported && now - s->since >= ESPT_CHECK_AUDIT_NS) {
+        s->reported = true;
+        qatomic_inc(&espt_check_stats.page_errors);
+        espt_check_failed("table asid %d: page 0x%08x (ram 0x%" PRIx64
+                          ", %s) for %" PRId64 " ms: %s", t->asid, p->va,
+                          (uint64_t)espt_page_ram(p->val),
+                          espt_page_writable(p->val) ? "writable" :
+                          "read-only", (now - s->since) / 1000000, why);
+    }
+    g_hash_table_insert(suspects, GUINT_TO_POINTER(p->va), s);
+}
+
+/* The audit of @t is over: @suspects are the pages that disagree now. */
+static void espt_check_suspects_replace(EsptTable *t, GHashTable *suspects)
+{
+    GHashTableIter it;
+    gpointer k, v;
+
+    if (t->check_suspects) {
+        g_hash_table_iter_init(&it, t->check_suspects);
+        while (g_hash_table_iter_next(&it, &k, &v)) {
+            EsptCheckSuspect *n = g_hash_table_lookup(suspects, k);
+
+            if (!n || n->val != ((EsptCheckSuspect *)v)->val) {
+                qatomic_inc(&espt_check_stats.page_transients);
+            }
+        }
+        g_hash_table_destroy(t->check_suspects);
+    }
+    t->check_suspects = suspects;
+}
+
 /*
  * Audit @t, the table @cpu (this thread's vCPU) is about to run user code
  * on: every mapped page against what the softmmu would do now.
@@ -197,10 +261,14 @@ static void espt_check_table(CPUState *cpu, EsptTable *t)
     GArray *pages;
     guint i;
 
+    int64_t now = get_clock();
+    GHashTable *suspects = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+
     /* The owner maps and unmaps; others only write-protect meanwhile. */
     qemu_mutex_lock(&espt.lock);
     if (!t->pages || !g_hash_table_size(t->pages)) {
         qemu_mutex_unlock(&espt.lock);
+        espt_check_suspects_replace(t, suspects);
         return;
     }
     pages = g_array_sized_new(false, false, sizeof(EsptCheckPage),
@@ -255,13 +323,11 @@ static void espt_check_table(CPUState *cpu, EsptTable *t)
             qemu_mutex_unlock(&espt.lock);
         }
         if (why) {
-            qatomic_inc(&espt_check_stats.page_errors);
-            espt_check_failed("table asid %d: page 0x%08x (ram 0x%" PRIx64
-                              ", %s): %s", t->asid, p->va, (uint64_t)ram,
-                              w ? "writable" : "read-only", why);
+            espt_check_suspect(t, suspects, p, now, why);
         }
     }
     g_array_free(pages, true);
+    espt_check_suspects_replace(t, suspects);
 }
 
 /* @cpu (this thread's) enters user mode on @t, switching to it or not. */

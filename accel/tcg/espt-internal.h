@@ -102,6 +102,11 @@ typedef struct EsptTable {
      * bookkeeping meanwhile.  Set under espt.lock, read by the owner.
      */
     bool stale;
+    /*
+     * The checking mode's pages that disagreed with the guest's page
+     * tables at the last audit: vpage -> EsptCheckSuspect (espt-check.c).
+     */
+    GHashTable *check_suspects;
 } EsptTable;
 
 /*
@@ -204,6 +209,7 @@ typedef struct EsptCheckStats {
     uint64_t jump_errors;       /* jumps that entered another TB */
     uint64_t audits, pages;     /* tables and their pages audited */
     uint64_t page_errors;       /* pages mapped against the walk */
+    uint64_t page_transients;   /* such disagreements that went away */
 } EsptCheckStats;
 extern EsptCheckStats espt_check_stats;
 

@@ -70,6 +70,8 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->check_audits = qatomic_read(&espt_check_stats.audits);
     info->check_pages = qatomic_read(&espt_check_stats.pages);
     info->check_page_errors = qatomic_read(&espt_check_stats.page_errors);
+    info->check_page_transients =
+        qatomic_read(&espt_check_stats.page_transients);
     if (info->check) {
         int n;
         char **first = espt_check_first_mismatches(&n);
@@ -148,6 +150,7 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "check-audits", i->check_audits },
         { "check-pages", i->check_pages },
         { "check-page-errors", i->check_page_errors },
+        { "check-page-transients", i->check_page_transients },
     };
     strList *l;
     int k;
