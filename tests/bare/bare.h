@@ -35,6 +35,16 @@ static inline void write32(uint32_t addr, uint32_t v)
     asm volatile("str %0, [%1]" : : "r"(v), "r"(addr) : "memory");
 }
 
+/* From user mode: svc_handler(op, arg) at PL1, and its result. */
+static inline uint32_t svc(uint32_t op, uint32_t arg)
+{
+    register uint32_t r0 asm("r0") = op;
+    register uint32_t r1 asm("r1") = arg;
+
+    asm volatile("svc #0" : "+r"(r0) : "r"(r1) : "memory", "lr");
+    return r0;
+}
+
 /* The virt board's PL011 UART: enough to print. */
 #define UART_DR         0x09000000u
 #define UART_FR         0x09000018u

@@ -90,15 +90,6 @@ uint32_t svc_handler(uint32_t op, uint32_t arg)
     return 0;
 }
 
-static uint32_t svc(uint32_t op, uint32_t arg)
-{
-    register uint32_t r0 asm("r0") = op;
-    register uint32_t r1 asm("r1") = arg;
-
-    asm volatile("svc #0" : "+r"(r0) : "r"(r1) : "memory", "lr");
-    return r0;
-}
-
 /* One load or store: a data abort skips it, leaving 0xbad in place. */
 static uint32_t try_read(uint32_t va)
 {
