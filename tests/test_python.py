@@ -9,7 +9,7 @@
 #
 # Environment:
 #   QEMU_ESPT_TEST_ON_OPTS=A,B   more -accel options for the espt=on runs
-#                                (e.g. x-espt-check=on), as test_debug's
+#                                (guest.espt_on_opts()), as test_debug's
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 import os
@@ -108,8 +108,9 @@ def differences(a, b):
     return out
 
 
-def espt_used(info):
+def espt_used(text):
     """'info espt' of the espt=on boot: ESPT was on and served the run."""
+    info = parse_espt(text)
     check(info["on"], "espt=on but 'info espt' says it is off: %r" % info)
     check(info.get("maps", 0) > 1000 and info.get("faults-read", 0) > 1000,
           "ESPT barely used: %r" % info)
@@ -118,7 +119,9 @@ def espt_used(info):
     if "x-espt-check=on" in ON_OPTS:
         check(info.get("check-jumps", 0) > 0 and info.get("check-jump-errors", -1) == 0
               and info.get("check-page-errors", -1) == 0,
-              "the checking mode did not run, or found mismatches: %r" % info)
+              "the checking mode did not run, or found mismatches: %r\n%s"
+              % (info, "\n".join(ln for ln in text.split("\n")
+                                 if not re.match(r"^\s*[\w-]+\s+\d+$", ln))))
 
 
 def cpython(flavour, smp):
@@ -146,7 +149,7 @@ def cpython(flavour, smp):
         check(os.path.exists(IMAGE), "%s missing: run make python-image"
               % os.path.relpath(IMAGE, ROOT))
         want = modules()
-        runs, infos = {}, {}
+        runs, infos, texts = {}, {}, {}
         for mode, accel in MODES:
             lf = log("%s-%s" % (name, mode))
             r = boot(flavour, tests=["cpython"], smp=smp, mem=MEM, extra_qemu=accel,
@@ -156,7 +159,10 @@ def cpython(flavour, smp):
             check(r.ok, "espt=%s: %s %s\n%s" % (mode, "; ".join(r.problems), where, tail))
             check(r.hmp is not None, "espt=%s: no monitor reply %s" % (mode, where))
             runs[mode] = res = Run(r)
-            infos[mode] = parse_espt(r.hmp["info espt"])
+            texts[mode] = r.hmp["info espt"]
+            with open(lf, "a") as f:
+                f.write("# info espt\n%s\n" % texts[mode])
+            infos[mode] = parse_espt(texts[mode])
             check(res.rc is not None, "espt=%s: regrtest did not finish %s" % (mode, where))
             missing = [m for m in want if m not in res.modules]
             check(not missing, "espt=%s: no result from %s %s (tests.txt changed? make "
@@ -169,14 +175,20 @@ def cpython(flavour, smp):
         diff = differences(off, on)
         check(not diff, "%d test cases or modules got another verdict with espt=on "
               "than with espt=off:\n%s" % (len(diff), "\n".join(diff[:40])))
-        espt_used(infos["on"])
+        espt_used(texts["on"])
         both = off.failed()
         print("    same verdicts for %d cases in %d modules; failing in both modes: %s"
               % (len(off.cases), len(off.modules), ", ".join(both) if both else "none"),
               flush=True)
-        print("    espt=on: maps %d, faults %d/%d; regrtest %.0f s (off) vs %.0f s (on), "
-              "%.2fx" % (infos["on"]["maps"], infos["on"]["faults-read"],
-                         infos["on"].get("faults-write", 0), off.guest_s, on.guest_s,
+        on_info = infos["on"]
+        checked = ""
+        if "check-jumps" in on_info:
+            checked = "; checked %d jumps, %d pages (%d transient)" % (
+                on_info["check-jumps"], on_info.get("check-pages", 0),
+                on_info.get("check-page-transients", 0))
+        print("    espt=on: maps %d, faults %d/%d%s; regrtest %.0f s (off) vs %.0f s (on), "
+              "%.2fx" % (on_info["maps"], on_info["faults-read"],
+                         on_info.get("faults-write", 0), checked, off.guest_s, on.guest_s,
                          off.guest_s / on.guest_s if on.guest_s else 0), flush=True)
     test(name)(run)
 
