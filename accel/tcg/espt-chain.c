@@ -88,8 +88,6 @@ static EsptChainSlot *espt_slots;
 static uintptr_t espt_chain_base;
 static uint32_t espt_slots_used;
 static uint32_t espt_chain_next = 1;
-/* tcg,x-espt-chain-key-start=: where keys start after every tb_flush(). */
-uint32_t espt_chain_key_start = 1;
 static bool espt_chain_flush_asked;
 /*
  * The inline lookups' jump cache of a vCPU off CF_ESPT: every entry empty,

@@ -38,6 +38,8 @@ bool espt_enabled;
 EsptMode espt_mode = ESPT_MODE_AUTO;
 bool espt_adaptive = true;
 bool espt_chain = true;
+/* tcg,x-espt-chain-key-start=: where keys start after every tb_flush(). */
+uint32_t espt_chain_key_start = 1;
 const char *espt_off_reason = "not started";
 const char *espt_inhibited;
 const EsptTargetOps *espt_ops;
