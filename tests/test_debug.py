@@ -20,7 +20,7 @@ import time
 
 from harness import test, check, Skip
 from guest import (ROOT, BUILD, GUEST, KERNELS, QEMU as BUILD_QEMU, boot, run, parse_espt,
-                   espt_on_opts)
+                   espt_on_opts, _monitor)
 
 QEMU = os.environ.get("QEMU_ESPT_TEST_QEMU") or BUILD_QEMU
 LOGS = os.path.join(BUILD, "tests", "logs")
@@ -99,26 +99,7 @@ def _():
 
 def hmp(path, command):
     """One HMP command on a unix socket monitor (QEMU keeps running)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(30)
-    s.connect(path)
-
-    def until_prompt():
-        buf = b""
-        while not buf.endswith(b"(qemu) "):
-            d = s.recv(65536)
-            if not d:
-                break
-            buf += d
-        return buf.decode("utf-8", "replace")
-
-    try:
-        until_prompt()
-        s.sendall(command.encode() + b"\n")
-        lines = until_prompt().replace("\r", "").split("\n")
-        return "\n".join(ln for ln in lines[1:-1] if "\x1b" not in ln)
-    finally:
-        s.close()
+    return _monitor(path, [command], quit=False)[command]
 
 
 def free_port():

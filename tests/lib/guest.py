@@ -166,8 +166,9 @@ def run(cmd, timeout, hmp=(), done=b"", log_path=None, on_line=None, env=None,
     return r
 
 
-def _monitor(path, commands):
-    """Run HMP commands on a unix socket monitor, then quit QEMU."""
+def _monitor(path, commands, quit=True):
+    """Run HMP commands on a unix socket monitor, then quit QEMU (with
+    quit=False, leave it running and the socket in place)."""
     out = {}
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(30)
@@ -202,6 +203,9 @@ def _monitor(path, commands):
                 out[c] = command(c)
         else:
             out[c] = command(c)
+    if not quit:
+        s.close()
+        return out
     s.sendall(b"quit\n")
     try:
         while s.recv(65536):      # QEMU closes the monitor as it quits
