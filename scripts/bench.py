@@ -178,7 +178,7 @@ def drive(cmd, script, env, cwd):
 
 
 def run_user(b, w, log):
-    qemu = [BINS[b]["user"], "-L", ROOTFS]
+    qemu = [BINS[b]["user"], "-cpu", guest.CPU, "-L", ROOTFS]
     shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
     d = tempfile.mkdtemp(prefix="espt-bench-", dir=shm)
     env = {"HOME": d, "LANG": "C", "LC_ALL": "C", "PATH": "/usr/bin:/bin:/usr/games"}
@@ -346,7 +346,7 @@ def base_bins(bases):
     """The binaries of each base: the base under test (QEMU_ESPT_BASE,
     else the selected one) as the tests see it, the others in build/B/obj."""
     for b in bases:
-        here = b == (guest.TEST_BASE or selected_base())
+        here = b == (guest.tested_base())
         obj = os.path.join(guest.BUILD, b, "obj")
         BINS[b] = {"qemu": guest.QEMU if here else os.path.join(obj, "qemu-system-arm"),
                    "user": guest.QEMU_USER if here else os.path.join(obj, "qemu-arm")}
@@ -357,15 +357,6 @@ def base_bins(bases):
         BINS[b]["espt"] = has_espt(BINS[b]["qemu"])
         BINS[b]["version"] = subprocess.run([BINS[b]["qemu"], "--version"],
                                             stdout=subprocess.PIPE).stdout.decode().split("\n")[0]
-
-
-def selected_base():
-    try:
-        with open(os.path.join(guest.BUILD, "config.mk")) as f:
-            m = re.search(r"(?m)^BASE := (\S+)", f.read())
-            return m.group(1) if m else "7.2"
-    except OSError:
-        return "7.2"
 
 
 def main():
@@ -414,7 +405,7 @@ def main():
         ap.error("--repeats must be at least 1")
 
     if not args.bases:
-        bases = [guest.TEST_BASE or selected_base()]
+        bases = [guest.tested_base()]
     elif args.bases == "all":
         bases = list(KNOWN_BASES)
     else:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
-from guest import BUILD, ROOT, QEMU, KERNELS, boot, kernel_version, parse_espt  # noqa: E402
+from guest import BUILD, ROOT, QEMU, KERNELS, CPU, boot, kernel_version, parse_espt  # noqa: E402
 
 
 def main():
@@ -77,16 +77,16 @@ def main():
     prog = os.path.join(ROOT, "build", "guest", "progs", "workload")
     user = os.path.join(ROOT, "qemu-arm")
     if os.path.exists(prog) and os.path.exists(user):
-        p = subprocess.run([user, prog, str(args.scale)], stdout=subprocess.PIPE,
+        p = subprocess.run([user, "-cpu", CPU, prog, str(args.scale)], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, timeout=600)
         out = p.stdout.decode(errors="replace")
         m = re.search(r"workload: total time ([\d.]+)", out)
         uc = [m2.group(0) for m2 in re.finditer(r"^workload: \S+ +checksum \S+", out, re.M)]
         if p.returncode == 0 and m and uc == b[-len(uc):]:
             t_user = float(m.group(1))
-            print("  qemu-arm user mode (no softmmu, for scale): %.2f s; "
+            print("  qemu-arm -cpu %s user mode (no softmmu, for scale): %.2f s; "
                   "espt=on is %.2fx of it, espt=off %.2fx"
-                  % (t_user, t_on / t_user, t_off / t_user))
+                  % (CPU, t_user, t_on / t_user, t_off / t_user))
         else:
             print("  qemu-arm user mode: could not run the workload for scale "
                   "(rc %d)" % p.returncode)

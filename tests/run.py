@@ -9,6 +9,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 import argparse
 import fnmatch
+import importlib
 import os
 import sys
 import time
@@ -17,15 +18,20 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
-import test_configure  # noqa: E402,F401
-import test_boot  # noqa: E402,F401
-import test_bench  # noqa: E402,F401
-import test_espt  # noqa: E402,F401
-import test_libvirt  # noqa: E402,F401
-import test_snapshots  # noqa: E402,F401
-import test_debug  # noqa: E402,F401
-import test_python  # noqa: E402,F401
 
+# Every tests/test_*.py registers its tests with @harness.test when
+# imported; they run in this order (the configure checks first, whose
+# failure explains most others), then the rest by name.
+FIRST = ("test_configure", "test_boot", "test_bench", "test_espt")
+
+
+def import_modules():
+    here = os.path.dirname(os.path.abspath(__file__))
+    names = sorted(f[:-3] for f in os.listdir(here)
+                   if f.startswith("test_") and f.endswith(".py"))
+    for name in sorted(names, key=lambda n: (FIRST.index(n) if n in FIRST
+                                             else len(FIRST), n)):
+        importlib.import_module(name)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
@@ -35,18 +41,19 @@ def main():
                     help="leave out tests whose name matches this glob")
     ap.add_argument("--list", action="store_true", help="list the tests")
     args = ap.parse_args()
+    import_modules()
 
     tests = [t for t in harness.TESTS
              if (not args.k or any(fnmatch.fnmatch(t[0], "*%s*" % k) for k in args.k))
              and not any(fnmatch.fnmatch(t[0], "*%s*" % x) for x in args.x)]
     if args.list:
-        for name, _, _ in tests:
+        for name, _ in tests:
             print(name)
         return 0
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
     failed = []
     t_all = time.monotonic()
-    for i, (name, fn, _) in enumerate(tests, 1):
+    for i, (name, fn) in enumerate(tests, 1):
         print("[%d/%d] %s ..." % (i, len(tests), name), flush=True)
         t0 = time.monotonic()
         status, msg = harness.run_one(fn)

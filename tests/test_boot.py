@@ -6,7 +6,7 @@ import re
 import subprocess
 
 from harness import test, check
-from guest import ROOT, BUILD, BASE_DIR, QEMU, QEMU_USER, GUEST, KERNELS, boot
+from guest import ROOT, BUILD, BASE_DIR, CPU, QEMU, QEMU_USER, GUEST, KERNELS, boot
 
 LOGS = os.path.join(BUILD, "tests", "logs")
 
@@ -79,7 +79,7 @@ def _():
 def _():
     """The same guest program under qemu-arm (user mode, the benchmarks'
     ceiling) passes too."""
-    p = subprocess.run([QEMU_USER, os.path.join(GUEST, "progs", "memtest")],
+    p = subprocess.run([QEMU_USER, "-cpu", CPU, os.path.join(GUEST, "progs", "memtest")],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
     out = p.stdout.decode()
     check(p.returncode == 0 and "memtest: PASS" in out, "qemu-arm memtest:\n" + out)

@@ -9,22 +9,10 @@ import subprocess
 import tempfile
 
 from harness import test, check, Skip
-from guest import ROOT, BUILD, TEST_BASE
+from guest import ROOT, BUILD, tested_base
 
 PINNED_SHA = "91aca71520040edc40b8d437aa3004dae614f58e286cf653ee8996c07af2962f"
 BASES = ("7.2", "10.0")
-
-
-def tested_base():
-    """The base under test: QEMU_ESPT_BASE, else the one configured last."""
-    if TEST_BASE:
-        return TEST_BASE
-    try:
-        text = open(os.path.join(BUILD, "config.mk")).read()
-    except OSError:
-        text = ""
-    m = re.search(r"(?m)^BASE := (\S+)", text)
-    return m.group(1) if m else "7.2"
 
 
 def configure(args, cwd=ROOT, env=None):

@@ -500,12 +500,12 @@ def _():
     registered (target/arm/espt-arm.c, from a QOM type initialiser).  A
     target that registered none must get no ESPT, cleanly: auto turns it
     off and says why, espt=on is an error, and the guest runs on softmmu.
-    QEMU_ESPT_TEST_NO_TARGET_OPS (test only) makes ARM skip registering."""
-    env = dict(os.environ, QEMU_ESPT_TEST_NO_TARGET_OPS="1")
+    x-espt-test-no-target=on (a test knob) makes the manager ignore ARM's."""
+    notarget = "x-espt-test-no-target=on"
     why = "ESPT does not support this target (arm registered no ESPT target ops)"
-    rc, line = hmp_once([], env=env)
+    rc, line = hmp_once(["-accel", "tcg," + notarget])
     check(rc == 0 and line == "ESPT is off: " + why, "auto: rc %d: %s" % (rc, line))
-    rc, out = qemu_error(ON, env=env)
+    rc, out = qemu_error(["-accel", "tcg,espt=on," + notarget])
     check(rc != 0 and why + "; use -accel tcg,espt=off" in out,
           "espt=on: rc %d: %s" % (rc, out))
     # Guest code runs, faults, flushes and switches DACR without the
@@ -514,8 +514,8 @@ def _():
     check(os.path.exists(elf), "%s missing: run make guest" % elf)
     lf = log("espt/no-target-ops")
     r = run([QEMU, "-M", "virt", "-m", "256", "-kernel", elf, "-nographic",
-             "-no-reboot", "-serial", "stdio"], 120, hmp=["info espt"],
-            done=b"DACR-TEST end", log_path=lf, env=env)
+             "-no-reboot", "-serial", "stdio", "-accel", "tcg," + notarget], 120,
+            hmp=["info espt"], done=b"DACR-TEST end", log_path=lf)
     check(not r.timed_out and "DACR-TEST passed 40 failed 0 OK" in r.log,
           "the bare test did not pass (log: %s)\n%s" % (os.path.relpath(lf, ROOT), r.log[-1500:]))
     check(r.hmp and not parse_espt(r.hmp["info espt"])["on"],
@@ -615,10 +615,11 @@ def _():
     want = suite_lines(ref)
     check(len(want) > 30, "suite printed too little: %s" % want)
     so = failinject_so()
-    for tag, env in (("failinject", {"LD_PRELOAD": so, "ESPT_FAILINJECT_PERMILLE": "50"}),
-                     ("budget", {"QEMU_ESPT_TEST_BUDGET": "200"})):
+    for tag, env, accel in (
+            ("failinject", {"LD_PRELOAD": so, "ESPT_FAILINJECT_PERMILLE": "50"}, ""),
+            ("budget", {}, ",x-espt-budget=200")):
         lf = log("%s-%s" % (name, tag))
-        cmd = boot_cmd("armmp", ["suite"], smp=2, mem=2048) + ON_ALL
+        cmd = boot_cmd("armmp", ["suite"], smp=2, mem=2048) + [ON_ALL[0], ON_ALL[1] + accel]
         r = run(cmd, 900, hmp=["info espt"], done=b"reboot: Power down", log_path=lf,
                 env=dict(os.environ, **env))
         parse(r, ["suite"])
@@ -891,8 +892,8 @@ def _():
         tests, args, flushes = ["memtest", "suite"], {"suite": ["chain"]}, 5
     on, text = diff_boot("espt/keys-run-out",
                          ["-accel", "tcg,espt=on,espt-adaptive=off,"
-                          "x-espt-chain-key-start=%d" % start],
-                         env={"QEMU_ESPT_TEST_BUDGET": "200"}, tests=tests, test_args=args)
+                          "x-espt-chain-key-start=%d,x-espt-budget=200" % start],
+                         tests=tests, test_args=args)
     check(on.get("chain-flushes", 0) >= flushes and on.get("flushes-budget", 0) > 10,
           "keys did not run out, or tables were not emptied: %r" % on)
     print("    chain flushes %d, budget flushes %d, chain links %d"

@@ -29,9 +29,22 @@
 #include "exec/translator.h"
 #include "tcg/tcg.h"
 #include "tcg/tcg-op.h"
+#include "espt-internal.h"
+/*
+ * ESPT's TCG helpers (exec/espt-helper.h) are the accelerator's.  Since
+ * 8.1 a set of helpers is declared and registered on its own, as here;
+ * before, a hook in accel/tcg/tcg-runtime.h declares them with upstream's.
+ */
+#if __has_include("exec/helper-info.c.inc")
+#define HELPER_H "exec/espt-helper.h"
+#include "exec/helper-proto.h.inc"
+#include "exec/helper-gen.h.inc"
+#include "exec/helper-info.c.inc"
+#undef HELPER_H
+#else
 #include "exec/helper-proto.h"
 #include "exec/helper-gen.h"
-#include "espt-internal.h"
+#endif
 
 #ifdef ESPT_CHAIN_HELPER
 
@@ -63,23 +76,6 @@ typedef struct EsptChainSlot {
 /* Keys left when the counter asks for a tb_flush(), which restarts it. */
 #define ESPT_CHAIN_KEY_SPARE (1u << 16)
 
-#if ESPT_QEMU_10
-#define ESPT_NEG_OFS(f)     (offsetof(ArchCPU, parent_obj.neg.f) - \
-                             offsetof(ArchCPU, env))
-#define espt_neg(cs)            (&(cs)->neg)
-#define espt_tcg_env            tcg_env
-#define espt_gen_cflags()       (tcg_ctx->gen_tb->cflags)
-#define espt_temp_new_tb_ptr    tcg_temp_new_ptr
-#define espt_temp_new_tb_i32    tcg_temp_new_i32
-#else
-#define ESPT_NEG_OFS(f)     (offsetof(ArchCPU, neg.f) - offsetof(ArchCPU, env))
-#define espt_neg(cs)            cpu_neg(cs)
-#define espt_tcg_env            cpu_env
-#define espt_gen_cflags()       (tcg_ctx->tb_cflags)
-/* 7.2's plain temps die at a branch; these are used after one. */
-#define espt_temp_new_tb_ptr    tcg_temp_local_new_ptr
-#define espt_temp_new_tb_i32    tcg_temp_local_new_i32
-#endif
 #define ESPT_CHAIN_KEY_OFS      ESPT_NEG_OFS(espt_chain_key)
 #define espt_chain_key_of(cs)   (&espt_neg(cs)->espt_chain_key)
 
@@ -101,7 +97,7 @@ void espt_chain_init(void)
     size_t len = ESPT_CHAIN_SLOTS * sizeof(EsptChainSlot);
     void *p;
 
-    if (!espt_chain) {
+    if (!espt_cfg.chain) {
         return;                 /* espt-chain=off */
     }
     p = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -112,7 +108,7 @@ void espt_chain_init(void)
         return;
     }
     espt_slots = p;
-    espt_chain_next = espt_chain_key_start;
+    espt_chain_next = espt_cfg.chain_key_start;
 }
 
 /* Safe work, every vCPU out of its TBs: the code buffer may go. */
@@ -186,7 +182,7 @@ void espt_chain_rekey(EsptTable *t)
 static bool espt_chain_may_skip_lookup(CPUState *cpu)
 {
     return (QTAILQ_EMPTY(&cpu->breakpoints) ||
-            (espt_test_break & ESPT_BREAK_BREAKPOINTS)) &&
+            (espt_cfg.test_break & ESPT_BREAK_BREAKPOINTS)) &&
            !(curr_cflags(cpu) & (CF_NO_GOTO_TB | CF_NO_GOTO_PTR |
                                  CF_COUNT_MASK));
 }
@@ -250,7 +246,7 @@ void espt_chain_tb_flush(void)
         return;
     }
     espt_slots_used = 0;
-    espt_chain_next = espt_chain_key_start;
+    espt_chain_next = espt_cfg.chain_key_start;
     espt_chain_flush_asked = false;
     for (i = 0; i < espt.ncpus; i++) {
         EsptCpu *c = &espt.cpus[i];
@@ -293,7 +289,7 @@ bool espt_gen_chain(DisasContextBase *db, uint64_t dest)
     TCGLabel *miss;
 
     if (!(cflags & CF_ESPT) || (cflags & (CF_NO_GOTO_TB | CF_NO_GOTO_PTR)) ||
-        !espt_chain || !espt_slots) {
+        !espt_cfg.chain || !espt_slots) {
         return false;
     }
     s = espt_chain_slot_new(dest, cflags);
@@ -310,7 +306,7 @@ bool espt_gen_chain(DisasContextBase *db, uint64_t dest)
     bad = tcg_temp_new_i32();
     tbcf = tcg_temp_new_i32();
     /* The checking mode reads it after the branch. */
-    tb = espt_check ? espt_temp_new_tb_ptr() : tcg_temp_new_ptr();
+    tb = espt_cfg.check ? espt_temp_new_tb_ptr() : tcg_temp_new_ptr();
     code = espt_temp_new_tb_ptr();
 
     /* One load: a link is taken only with the TB it was made to. */
@@ -332,7 +328,7 @@ bool espt_gen_chain(DisasContextBase *db, uint64_t dest)
     tcg_gen_ld_ptr(code, tb, offsetof(TranslationBlock, tc.ptr));
     miss = gen_new_label();
     tcg_gen_brcondi_i32(TCG_COND_NE, bad, 0, miss);
-    if (espt_check) {
+    if (espt_cfg.check) {
         gen_helper_espt_check_jump(espt_tcg_env, tb);
     }
     tcg_gen_goto_ptr(code);
@@ -403,7 +399,7 @@ bool espt_gen_lookup(void)
     TCGv_ptr jc, tb, code, next;
     TCGLabel *miss;
 
-    if (!(cflags & CF_ESPT) || (cflags & CF_NO_GOTO_PTR) || !espt_chain ||
+    if (!(cflags & CF_ESPT) || (cflags & CF_NO_GOTO_PTR) || !espt_cfg.chain ||
         !espt_ops->gen_tb_state) {
         return false;
     }
@@ -423,7 +419,7 @@ bool espt_gen_lookup(void)
     jc = tcg_temp_new_ptr();
     tcg_gen_ld_ptr(jc, espt_tcg_env, ESPT_NEG_OFS(espt_jc));
     /* The checking mode reads it after the branch. */
-    tb = espt_check ? espt_temp_new_tb_ptr() : tcg_temp_new_ptr();
+    tb = espt_cfg.check ? espt_temp_new_tb_ptr() : tcg_temp_new_ptr();
     tcg_gen_trunc_i64_ptr(tb, t64);
     tcg_gen_add_ptr(tb, tb, jc);
     e = tcg_temp_new_i64();
@@ -460,7 +456,7 @@ bool espt_gen_lookup(void)
     tcg_gen_ld_ptr(code, tb, offsetof(TranslationBlock, tc.ptr));
     miss = gen_new_label();
     tcg_gen_brcondi_i32(TCG_COND_NE, bad, 0, miss);
-    if (espt_check) {
+    if (espt_cfg.check) {
         gen_helper_espt_check_jump(espt_tcg_env, tb);
     }
     tcg_gen_goto_ptr(code);

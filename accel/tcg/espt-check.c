@@ -36,10 +36,15 @@
 #include "cpu.h"
 #include "exec/exec-all.h"
 #include "exec/ram_addr.h"
-#include "exec/helper-proto.h"
 #include "espt-internal.h"
-
-bool espt_check;
+/* ESPT's TCG helpers: see espt-chain.c, which registers them. */
+#if __has_include("exec/helper-proto.h.inc")
+#define HELPER_H "exec/espt-helper.h"
+#include "exec/helper-proto.h.inc"
+#undef HELPER_H
+#else
+#include "exec/helper-proto.h"
+#endif
 
 /* The current table of a vCPU is audited again after this long. */
 #define ESPT_CHECK_AUDIT_NS     (50 * 1000 * 1000)

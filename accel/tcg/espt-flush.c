@@ -133,7 +133,7 @@ static void espt_flush_pages(EsptTable *t, vaddr addr, vaddr len)
         uint32_t p = a;
 
         if (test_bit(p >> 20, t->granules) &&
-            !(espt_test_break & ESPT_BREAK_PAGE_FLUSH)) {
+            !(espt_cfg.test_break & ESPT_BREAK_PAGE_FLUSH)) {
             espt_drop_page(t, p);
         }
         if (espt_jc_has_page(t, p)) {

@@ -35,112 +35,165 @@
 int espt_mmu_idx = -1;
 bool espt_enabled;
 
-EsptMode espt_mode = ESPT_MODE_AUTO;
-bool espt_adaptive = true;
-bool espt_chain = true;
-/* tcg,x-espt-chain-key-start=: where keys start after every tb_flush(). */
-uint32_t espt_chain_key_start = 1;
+EsptSettings espt_cfg;
 const char *espt_off_reason = "not started";
 const char *espt_inhibited;
 const EsptTargetOps *espt_ops;
 
-void espt_set_adaptive(bool on)
+/*
+ * The accelerator's properties.  Their values live in the accelerator's
+ * instance, at the offset its class init gave us; espt_accel_init() takes
+ * a copy into espt_cfg.
+ */
+static ptrdiff_t espt_settings_offset;
+
+static EsptSettings *espt_settings(Object *obj)
 {
-    espt_adaptive = on;
+    return (EsptSettings *)((char *)obj + espt_settings_offset);
 }
 
-bool espt_get_adaptive(void)
+void espt_settings_init(EsptSettings *s)
 {
-    return espt_adaptive;
+    *s = (EsptSettings) {
+        .mode = ON_OFF_AUTO_AUTO,
+        .adaptive = true,
+        .chain = true,
+        .chain_key_start = 1,
+    };
 }
 
-void espt_set_chain(bool on)
+static int espt_prop_get_mode(Object *obj, Error **errp)
 {
-    espt_chain = on;
+    return espt_settings(obj)->mode;
 }
 
-bool espt_get_chain(void)
+static void espt_prop_set_mode(Object *obj, int value, Error **errp)
 {
-    return espt_chain;
+    espt_settings(obj)->mode = value;
 }
 
-static bool espt_prop_get_check(Object *obj, Error **errp)
-{
-    return espt_check;
+#define ESPT_BOOL_PROP(field)                                              \
+static bool espt_prop_get_##field(Object *obj, Error **errp)               \
+{                                                                          \
+    return espt_settings(obj)->field;                                      \
+}                                                                          \
+static void espt_prop_set_##field(Object *obj, bool value, Error **errp)   \
+{                                                                          \
+    espt_settings(obj)->field = value;                                     \
 }
 
-static void espt_prop_set_check(Object *obj, bool value, Error **errp)
-{
-    espt_check = value;
-}
+ESPT_BOOL_PROP(adaptive)
+ESPT_BOOL_PROP(chain)
+ESPT_BOOL_PROP(check)
+ESPT_BOOL_PROP(test_no_target)
 
-static void espt_prop_get_key_start(Object *obj, Visitor *v, const char *name,
-                                    void *opaque, Error **errp)
+/* A uint32 property with a range; @opaque is its field's offset. */
+typedef struct EsptU32Prop {
+    size_t field;
+    uint32_t min, max;
+} EsptU32Prop;
+
+static void espt_prop_get_u32(Object *obj, Visitor *v, const char *name,
+                              void *opaque, Error **errp)
 {
-    uint32_t value = espt_chain_key_start;
+    const EsptU32Prop *p = opaque;
+    uint32_t value = *(uint32_t *)((char *)espt_settings(obj) + p->field);
 
     visit_type_uint32(v, name, &value, errp);
 }
 
-static void espt_prop_set_key_start(Object *obj, Visitor *v, const char *name,
-                                    void *opaque, Error **errp)
+static void espt_prop_set_u32(Object *obj, Visitor *v, const char *name,
+                              void *opaque, Error **errp)
 {
+    const EsptU32Prop *p = opaque;
     uint32_t value;
 
     if (!visit_type_uint32(v, name, &value, errp)) {
         return;
     }
-    if (value < 1 || value > ESPT_CHAIN_KEY_LAST) {
-        error_setg(errp, "%s must be between 1 and %u", name,
-                   ESPT_CHAIN_KEY_LAST);
+    if (value < p->min || value > p->max) {
+        error_setg(errp, "%s must be between %u and %u", name, p->min,
+                   p->max);
         return;
     }
-    espt_chain_key_start = value;
+    *(uint32_t *)((char *)espt_settings(obj) + p->field) = value;
 }
 
-unsigned espt_test_break;
-static char *espt_test_break_str;
+static const EsptU32Prop espt_key_start_prop = {
+    offsetof(EsptSettings, chain_key_start), 1, ESPT_CHAIN_KEY_LAST
+};
+/* 0 is automatic; else at least a few mappings per table. */
+static const EsptU32Prop espt_budget_prop = {
+    offsetof(EsptSettings, budget), 0, INT32_MAX
+};
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} espt_break_rules[] = {
+    { "breakpoints", ESPT_BREAK_BREAKPOINTS },
+    { "page-flush", ESPT_BREAK_PAGE_FLUSH },
+};
 
 static char *espt_prop_get_test_break(Object *obj, Error **errp)
 {
-    return g_strdup(espt_test_break_str ? espt_test_break_str : "");
+    g_autoptr(GString) str = g_string_new("");
+    unsigned bits = espt_settings(obj)->test_break;
+    int i;
+
+    for (i = 0; i < ARRAY_SIZE(espt_break_rules); i++) {
+        if (bits & espt_break_rules[i].bit) {
+            g_string_append_printf(str, "%s%s", str->len ? ":" : "",
+                                   espt_break_rules[i].name);
+        }
+    }
+    return g_string_free(g_steal_pointer(&str), false);
 }
 
 static void espt_prop_set_test_break(Object *obj, const char *value,
                                      Error **errp)
 {
-    static const struct {
-        const char *name;
-        unsigned bit;
-    } rules[] = {
-        { "breakpoints", ESPT_BREAK_BREAKPOINTS },
-        { "page-flush", ESPT_BREAK_PAGE_FLUSH },
-    };
     g_auto(GStrv) words = g_strsplit(value, ":", -1);
     unsigned bits = 0;
     int i, j;
 
     for (i = 0; words[i]; i++) {
-        for (j = 0; j < ARRAY_SIZE(rules); j++) {
-            if (!strcmp(words[i], rules[j].name)) {
-                bits |= rules[j].bit;
+        for (j = 0; j < ARRAY_SIZE(espt_break_rules); j++) {
+            if (!strcmp(words[i], espt_break_rules[j].name)) {
+                bits |= espt_break_rules[j].bit;
                 break;
             }
         }
-        if (words[i][0] && j == ARRAY_SIZE(rules)) {
+        if (words[i][0] && j == ARRAY_SIZE(espt_break_rules)) {
             error_setg(errp, "x-espt-test-break: unknown rule '%s' (known: "
                        "breakpoints, page-flush; join them with ':')",
                        words[i]);
             return;
         }
     }
-    espt_test_break = bits;
-    g_free(espt_test_break_str);
-    espt_test_break_str = g_strdup(value);
+    espt_settings(obj)->test_break = bits;
 }
 
-void espt_accel_class_init(ObjectClass *oc)
+void espt_accel_class_init(ObjectClass *oc, ptrdiff_t offset)
 {
+    espt_settings_offset = offset;
+    object_class_property_add_enum(oc, "espt", "OnOffAuto",
+        &OnOffAuto_lookup, espt_prop_get_mode, espt_prop_set_mode);
+    object_class_property_set_description(oc, "espt",
+        "Guest user-mode memory accesses through embedded shadow page "
+        "tables in the host MMU: on, off, or auto (the default: on where "
+        "the host and the run support it)");
+    object_class_property_add_bool(oc, "espt-adaptive",
+        espt_prop_get_adaptive, espt_prop_set_adaptive);
+    object_class_property_set_description(oc, "espt-adaptive",
+        "Run softmmu code for a while in new guest address spaces and "
+        "during shadow fault storms, where ESPT would not pay (default on)");
+    object_class_property_add_bool(oc, "espt-chain",
+        espt_prop_get_chain, espt_prop_set_chain);
+    object_class_property_set_description(oc, "espt-chain",
+        "Chain user-mode code with ESPT across guest pages, checked "
+        "per address space, and look indirect branch targets up inline "
+        "(default on)");
     object_class_property_add_bool(oc, "x-espt-check",
         espt_prop_get_check, espt_prop_set_check);
     object_class_property_set_description(oc, "x-espt-check",
@@ -148,25 +201,27 @@ void espt_accel_class_init(ObjectClass *oc)
         "lookup against a full lookup, every shadow page against a walk "
         "of the guest page tables (slow; mismatches in 'info espt')");
     object_class_property_add(oc, "x-espt-chain-key-start", "uint32",
-        espt_prop_get_key_start, espt_prop_set_key_start, NULL, NULL);
+        espt_prop_get_u32, espt_prop_set_u32, NULL,
+        (void *)&espt_key_start_prop);
     object_class_property_set_description(oc, "x-espt-chain-key-start",
         "First key of ESPT's chained jumps (test knob: a value near "
         "the end makes keys run out soon)");
+    object_class_property_add(oc, "x-espt-budget", "uint32",
+        espt_prop_get_u32, espt_prop_set_u32, NULL,
+        (void *)&espt_budget_prop);
+    object_class_property_set_description(oc, "x-espt-budget",
+        "Shadow mappings ESPT may keep before it drops tables (tuning and "
+        "test knob; 0, the default, derives it from vm.max_map_count)");
     object_class_property_add_str(oc, "x-espt-test-break",
         espt_prop_get_test_break, espt_prop_set_test_break);
     object_class_property_set_description(oc, "x-espt-test-break",
         "Rules ESPT breaks on purpose, ':'-separated (breakpoints, "
         "page-flush): only for showing that x-espt-check=on catches them");
-}
-
-void espt_set_mode(EsptMode mode)
-{
-    espt_mode = mode;
-}
-
-EsptMode espt_get_mode(void)
-{
-    return espt_mode;
+    object_class_property_add_bool(oc, "x-espt-test-no-target",
+        espt_prop_get_test_no_target, espt_prop_set_test_no_target);
+    object_class_property_set_description(oc, "x-espt-test-no-target",
+        "Test knob: ESPT behaves as for a target that registered no ESPT "
+        "support");
 }
 
 /*
@@ -204,9 +259,10 @@ bool espt_wants_shared_ram(void)
  * guest cannot tell the two apart; the host can (KSM does not merge
  * shmem pages, transparent huge pages follow shmem_enabled).  The backend
  * keeps share=off: migration still sends its pages with x-ignore-shared
- * (espt_ram_is_private()).  Returns false where the backend must be
- * allocated as usual: ESPT is off, or the user asked for private memory
- * with an explicit share=off.
+ * (since 8.2 that skips named files only; 7.2, which skips every shared
+ * block, needs a check in migration/ram.c for it).  Returns false where
+ * the backend must be allocated as usual: ESPT is off, or the user asked
+ * for private memory with an explicit share=off.
  */
 bool espt_ram_backend_alloc(HostMemoryBackend *backend, const char *name,
                             uint32_t ram_flags, Error **errp)
@@ -219,7 +275,7 @@ bool espt_ram_backend_alloc(HostMemoryBackend *backend, const char *name,
     }
     fd = qemu_memfd_create("qemu-espt-ram", backend->size, false, 0, 0, &err);
     if (fd < 0) {
-        if (espt_mode == ESPT_MODE_ON) {
+        if (espt_cfg.mode == ON_OFF_AUTO_ON) {
             error_propagate_prepend(errp, err, "-accel tcg,espt=on: ");
             return true;
         }
@@ -236,15 +292,6 @@ bool espt_ram_backend_alloc(HostMemoryBackend *backend, const char *name,
         error_propagate(errp, err);
     }
     return true;
-}
-
-bool espt_ram_is_private(RAMBlock *rb)
-{
-    Object *o = rb->mr ? rb->mr->owner : NULL;
-    HostMemoryBackend *b = o ? (HostMemoryBackend *)
-        object_dynamic_cast(o, TYPE_MEMORY_BACKEND) : NULL;
-
-    return b && !b->share;
 }
 
 /*
@@ -345,7 +392,7 @@ static void espt_check_ram(Notifier *n, void *data)
      * be served.  Final by now, unlike at accelerator setup.
      */
     if (TARGET_PAGE_SIZE != ESPT_PAGE) {
-        if (espt_mode == ESPT_MODE_AUTO) {
+        if (espt_cfg.mode == ON_OFF_AUTO_AUTO) {
             espt_switch_off("this machine has 1 KiB target pages");
             return;
         }
@@ -361,7 +408,7 @@ static void espt_check_ram(Notifier *n, void *data)
         HostMemoryBackend *b = current_machine->memdev;
         bool private = b && b->share_given && !b->share;
 
-        if (espt_mode == ESPT_MODE_AUTO) {
+        if (espt_cfg.mode == ON_OFF_AUTO_AUTO) {
             /* Before any vCPU ran: nothing was mapped yet. */
             espt_switch_off(private ?
                 "guest RAM backend asks for private memory (share=off)" :
@@ -406,7 +453,7 @@ static const char *espt_run_unsupported(void)
     if (why) {
         return why;
     }
-    if (!espt_ops) {
+    if (!espt_ops || espt_cfg.test_no_target) {
         return "ESPT does not support this target (" TARGET_NAME
                " registered no ESPT target ops)";
     }
@@ -422,19 +469,20 @@ static const char *espt_run_unsupported(void)
     return NULL;
 }
 
-bool espt_accel_init(Error **errp)
+bool espt_accel_init(const EsptSettings *s, Error **errp)
 {
     const char *why;
     struct sigaction sa;
     int i, ret;
 
-    if (espt_mode == ESPT_MODE_OFF) {
+    espt_cfg = *s;
+    if (espt_cfg.mode == ON_OFF_AUTO_OFF) {
         espt_off_reason = "disabled with -accel tcg,espt=off";
         return true;
     }
     why = espt_run_unsupported();
     if (why) {
-        if (espt_mode == ESPT_MODE_AUTO) {
+        if (espt_cfg.mode == ON_OFF_AUTO_AUTO) {
             espt_off_reason = why;
             return true;
         }
@@ -444,17 +492,17 @@ bool espt_accel_init(Error **errp)
     espt.ncpus = current_machine->smp.max_cpus;
     espt.budget = (espt_max_map_count() - ESPT_VMA_RESERVE -
                    ESPT_ASIDS * espt.ncpus) / 2;
-    if (getenv("QEMU_ESPT_TEST_BUDGET")) {
-        /* Test-only: a far smaller budget (tests/test_espt.py). */
-        long b = 0;
-
-        if (qemu_strtol(getenv("QEMU_ESPT_TEST_BUDGET"), NULL, 0, &b) == 0 &&
-            b >= 16 && b < espt.budget) {
-            espt.budget = b;
+    if (espt_cfg.budget) {
+        /* Asked for (tests: a far smaller one makes tables go often). */
+        if (espt_cfg.budget < 16 || espt_cfg.budget > espt.budget) {
+            error_setg(errp, "x-espt-budget must be between 16 and %ld "
+                       "here (vm.max_map_count)", espt.budget);
+            return false;
         }
+        espt.budget = espt_cfg.budget;
     } else if (espt.budget < 1024) {
         why = "vm.max_map_count is too low for ESPT";
-        if (espt_mode == ESPT_MODE_AUTO) {
+        if (espt_cfg.mode == ON_OFF_AUTO_AUTO) {
             espt_off_reason = why;
             return true;
         }
@@ -466,7 +514,7 @@ bool espt_accel_init(Error **errp)
                         PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                         -1, 0);
     if (espt.reserve == MAP_FAILED) {
-        if (espt_mode == ESPT_MODE_AUTO) {
+        if (espt_cfg.mode == ON_OFF_AUTO_AUTO) {
             espt_off_reason = "cannot reserve the address space of the "
                               "shadow tables (ulimit -v?)";
             return true;

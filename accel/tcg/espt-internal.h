@@ -40,8 +40,8 @@
 #include "exec/espt-compat.h"
 #include "exec/tb-jc-keep.h"
 
-/* What cpu_get_tb_cpu_state() fills in. */
-#if ESPT_QEMU_10
+/* What cpu_get_tb_cpu_state() fills in: vaddr since 8.0. */
+#if ESPT_HAVE_TB_PC_VADDR
 typedef vaddr espt_tb_pc_t;
 typedef uint64_t espt_tb_cs_t;
 #else
@@ -216,24 +216,19 @@ extern EsptCheckStats espt_check_stats;
 /* The table this thread's GS base points at (espt_set_gs()). */
 extern __thread EsptTable *espt_thread_table;
 
-/* espt-init.c: the run's switches and state. */
-extern EsptMode espt_mode;
-/* Fall back to softmmu where ESPT would not pay (tcg,espt-adaptive=). */
-extern bool espt_adaptive;
-extern bool espt_chain;
-/* tcg,x-espt-check=on: ESPT checks itself as it runs (espt-check.c). */
-extern bool espt_check;
-/* tcg,x-espt-chain-key-start=: the first key of chained jumps. */
-extern uint32_t espt_chain_key_start;
 /*
- * tcg,x-espt-test-break=: rules ESPT breaks on purpose, so that a test
- * can show the checking mode catches what they are there for.
+ * espt-init.c: the run's settings, as the accelerator had them when
+ * espt_accel_init() set ESPT up (its properties do not change them after).
+ */
+extern EsptSettings espt_cfg;
+/*
+ * Rules ESPT breaks on purpose (x-espt-test-break=), so that a test can
+ * show the checking mode catches what they are there for.
  */
 enum {
     ESPT_BREAK_BREAKPOINTS = 1 << 0,    /* chain with breakpoints set */
     ESPT_BREAK_PAGE_FLUSH = 1 << 1,     /* keep pages a page flush hits */
 };
-extern unsigned espt_test_break;
 /* Why ESPT is off (NULL while it is on). */
 extern const char *espt_off_reason;
 /* Why no vCPU may use ESPT for now (NULL: they may); see espt_inhibit(). */

@@ -65,7 +65,7 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->tb_cache_misses = 0;
     info->tb_cache_pages_kept = tb_jmp_cache_keep_pages_kept();
     info->flushes_page = 0;
-    info->check = espt_enabled && espt_check;
+    info->check = espt_enabled && espt_cfg.check;
     info->check_jump_errors = qatomic_read(&espt_check_stats.jump_errors);
     info->check_audits = qatomic_read(&espt_check_stats.audits);
     info->check_pages = qatomic_read(&espt_check_stats.pages);

@@ -64,7 +64,7 @@ void espt_count_fault(CPUState *cpu, EsptCpu *c)
         c->window_fallbacks = 0;
     }
     if (++c->window_faults > ESPT_COLD_FAULTS &&
-        c->window_drops > ESPT_COLD_DROPS && espt_adaptive) {
+        c->window_drops > ESPT_COLD_DROPS && espt_cfg.adaptive) {
         /* Faulting faster than ESPT pays back: softmmu for a while. */
         c->window_faults = 0;
         espt_go_cold(cpu, c, now);
@@ -84,7 +84,7 @@ void espt_count_fallback(CPUState *cpu)
      * a vCPU that keeps hitting them runs softmmu TBs for a while, as
      * after a fault storm (invariant 5).
      */
-    if (espt_adaptive && ++c->window_fallbacks > ESPT_COLD_FAULTS) {
+    if (espt_cfg.adaptive && ++c->window_fallbacks > ESPT_COLD_FAULTS) {
         c->window_fallbacks = 0;
         qatomic_inc(&espt_stats.cold_fallbacks);
         espt_go_cold(cpu, c, get_clock());
@@ -132,7 +132,7 @@ static uint32_t espt_cflags_now(CPUState *cpu)
         }
         t->ctx = ctx;
         qemu_mutex_unlock(&espt.lock);
-        if (espt_adaptive) {
+        if (espt_cfg.adaptive) {
             c->cold_until = get_clock() + ESPT_NEW_AS_NS;
             qatomic_inc(&espt_stats.cold_periods);
         }
@@ -159,7 +159,7 @@ static uint32_t espt_cflags_now(CPUState *cpu)
         }
         c->cold_until = 0;
     }
-    if (unlikely(espt_check)) {
+    if (unlikely(espt_cfg.check)) {
         espt_check_enter(cpu, c, t, switched);
     }
     /* Its chained jumps use the table's key (espt-chain.c). */

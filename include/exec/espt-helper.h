@@ -1,8 +1,8 @@
 /*
- * qemu-espt: the TCG helper of jumps chained across guest pages
- * (accel/tcg/espt-chain.c).  No include guard: like a target's helper.h,
- * which includes it in system mode, it is read once per DEF_HELPER
- * expansion.
+ * qemu-espt: the TCG helpers of jumps chained across guest pages
+ * (accel/tcg/espt-chain.c, espt-check.c).  No include guard: like a
+ * target's helper.h, it is read once per DEF_HELPER expansion (see
+ * espt-chain.c for where it is included).
  *
  * Copyright (c) 2026 qemu-espt developers
  *

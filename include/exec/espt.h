@@ -17,6 +17,7 @@
 #define EXEC_ESPT_H
 
 #include "exec/cpu-common.h"
+#include "qapi/qapi-types-common.h"
 
 /*
  * TB cflags bit: the TB's accesses with mmu index espt_mmu_idx go through
@@ -38,12 +39,31 @@
 #define espt_tb_link_ok(from, to) \
     (!((tb_cflags(from) ^ tb_cflags(to)) & CF_ESPT))
 
-/* Values of the accelerator property tcg,espt=. */
-typedef enum EsptMode {
-    ESPT_MODE_AUTO,     /* on where this host and run support it */
-    ESPT_MODE_OFF,
-    ESPT_MODE_ON,
-} EsptMode;
+/*
+ * ESPT's part of the TCG accelerator's state (TCGState), set through the
+ * accelerator's properties (espt_accel_class_init()).
+ */
+typedef struct EsptSettings {
+    OnOffAuto mode;             /* espt=: auto uses it where it can work */
+    /*
+     * espt-adaptive=: run softmmu TBs for a while in new address spaces
+     * and during fault storms, where ESPT would not pay (off makes ESPT
+     * serve everything it can, for tests and measurements).
+     */
+    bool adaptive;
+    /*
+     * espt-chain=: chain user-mode TBs across guest pages, checked per
+     * address space (accel/tcg/espt-chain.c; off leaves every such jump
+     * to the lookup helper, as upstream does).
+     */
+    bool chain;
+    /* The x- properties: tuning and test knobs, not a stable interface. */
+    bool check;                 /* x-espt-check: ESPT checks itself */
+    uint32_t chain_key_start;   /* x-espt-chain-key-start: keys run out */
+    uint32_t budget;            /* x-espt-budget: mappings (0: automatic) */
+    uint32_t test_break;        /* x-espt-test-break: ESPT_BREAK_* bits */
+    bool test_no_target;        /* x-espt-test-no-target: as if no ops */
+} EsptSettings;
 
 struct DisasContextBase;
 struct TCGv_i32_d;
@@ -53,36 +73,29 @@ struct TCGv_i32_d;
 extern int espt_mmu_idx;
 /* True once ESPT is enabled for this run. */
 extern bool espt_enabled;
+/*
+ * tb_gen_code(): the mmu index that the backend is to lower to one access
+ * through the GS segment (TCGContext.seg_mmu_idx) in a TB with @cflags.
+ */
+static inline int espt_seg_mmu_idx(uint32_t cflags)
+{
+    return cflags & CF_ESPT ? espt_mmu_idx : -1;
+}
 
-/* -accel tcg,espt=: record the user's choice (before machine init). */
-void espt_set_mode(EsptMode mode);
-EsptMode espt_get_mode(void);
 /*
- * -accel tcg,espt-adaptive=: run softmmu TBs for a while in new address
- * spaces and during fault storms, where ESPT would not pay (default on;
- * off makes ESPT serve everything it can, for tests and measurements).
+ * The accelerator's class and instance init: ESPT's properties, on the
+ * EsptSettings at @offset in the accelerator's instance, and their
+ * defaults.
  */
-void espt_set_adaptive(bool on);
-bool espt_get_adaptive(void);
-/*
- * -accel tcg,espt-chain=: chain user-mode TBs across guest pages, checked
- * per address space (accel/tcg/espt-chain.c; default on; off leaves every
- * such jump to the lookup helper, as upstream does).
- */
-void espt_set_chain(bool on);
-bool espt_get_chain(void);
-/*
- * The accelerator's x- properties (tuning and test knobs, not a stable
- * interface): tcg_accel_class_init() hands us its class.
- *   x-espt-check=on         ESPT checks itself as it runs (espt-check.c)
- *   x-espt-chain-key-start  first key of chained jumps (tests: run out)
- *   x-espt-test-break       rules broken on purpose (tests of the above)
- */
-void espt_accel_class_init(ObjectClass *oc);
+void espt_accel_class_init(ObjectClass *oc, ptrdiff_t offset);
+void espt_settings_init(EsptSettings *s);
 /* NULL if this host can run ESPT, else why not. */
 const char *espt_host_unsupported(void);
-/* Called once the accelerator is set up; fails with a reason. */
-bool espt_accel_init(Error **errp);
+/*
+ * Called once the accelerator is set up, with its settings (which this
+ * run then keeps); fails with a reason.
+ */
+bool espt_accel_init(const EsptSettings *s, Error **errp);
 /* Whether RAM backends should be shared memfds (ESPT is on). */
 bool espt_wants_shared_ram(void);
 /*
@@ -91,12 +104,6 @@ bool espt_wants_shared_ram(void);
  */
 bool espt_ram_backend_alloc(HostMemoryBackend *backend, const char *name,
                             uint32_t ram_flags, Error **errp);
-/*
- * A shared block that ESPT made so for a backend with share=off: private
- * memory to everyone else (migration's x-ignore-shared must send it).
- */
-bool espt_ram_is_private(RAMBlock *rb);
-
 /*
  * Userfaultfd is about to watch guest RAM (postcopy destination,
  * background snapshot), which it cannot do through shadow mappings: empty
@@ -263,6 +270,10 @@ void espt_flush_narrowed(CPUState *cpu);
 
 #else
 #define espt_enabled false
+static inline int espt_seg_mmu_idx(uint32_t cflags)
+{
+    return -1;
+}
 static inline bool espt_gen_chain(struct DisasContextBase *db, uint64_t dest)
 {
     return false;

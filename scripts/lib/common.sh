@@ -11,7 +11,7 @@ BUILD=$SRCDIR/build
 # between them rebuilds nothing; build/src and build/obj point at the
 # configured one.
 BASES="7.2 10.0"
-DEFAULT_BASE=7.2
+DEFAULT_BASE=10.0
 
 # espt_base BASE: select a base; sets the per-base parameters.
 #   BB           build/<base>
@@ -70,26 +70,9 @@ configured_base() {
     echo "${b:-$DEFAULT_BASE}"
 }
 
-# A checkout built before there were several bases kept the 7.2 tree in
-# build/src and build/upstream: move them under build/7.2 (the old build
-# directory holds absolute paths, so it is configured again; ccache makes
-# that cheap).
-migrate_old_layout() {
-    if [ -d "$BUILD/src" ] && [ ! -L "$BUILD/src" ]; then
-        note "moving the 7.2 build from build/src to build/7.2/src (old layout)"
-        mkdir -p "$BUILD/7.2"
-        rm -rf "$BUILD/7.2/src" "$BUILD/7.2/upstream"
-        mv "$BUILD/src" "$BUILD/7.2/src"
-        if [ -d "$BUILD/upstream" ]; then
-            mv "$BUILD/upstream" "$BUILD/7.2/upstream"
-        fi
-        rm -rf "$BUILD/obj" "$BUILD/configure-args"
-    fi
-}
-
 # Directories of this repository whose files are linked into the tree at
 # the same path.
-OWN_DIRS="accel hw include qapi softmmu target tcg"
+OWN_DIRS="accel include qapi target"
 
 . "$SRCDIR/scripts/lib/apt-private.sh"
 
@@ -495,11 +478,7 @@ link_own_files() {
         ln -sfn "$SRCDIR/$f" "$dst"
         echo "/$f" >> "$ex.new"
         n=$((n + 1))
-    done < <(cd "$SRCDIR" && for d in $OWN_DIRS; do
-                 if [ -d "$d" ]; then
-                     find "$d" -type f ! -name '*~' ! -name '.*'
-                 fi
-             done | sort)
+    done < <(cd "$SRCDIR" && find $OWN_DIRS -type f ! -name '*~' ! -name '.*' | sort)
     mkdir -p "$TREE/qemu-espt"
     ln -sfn "$SRCDIR/meson.build" "$TREE/qemu-espt/meson.build"
     echo "/qemu-espt/" >> "$ex.new"

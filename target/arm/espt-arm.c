@@ -101,15 +101,9 @@ static int espt_arm_context(CPUState *cs, EsptContext *ctx)
     return env->cp15.contextidr_ns & 0xff;
 }
 
-#if ESPT_QEMU_10
-#define espt_arm_env tcg_env
-#else
-#define espt_arm_env cpu_env
-#endif
-
 static void espt_arm_ld(TCGv_i32 v, size_t ofs)
 {
-    tcg_gen_ld_i32(v, espt_arm_env, ofs);
+    tcg_gen_ld_i32(v, espt_tcg_env, ofs);
 }
 
 /*
@@ -184,13 +178,6 @@ static const EsptTargetOps espt_arm_ops = {
  */
 static void espt_arm_register(void)
 {
-    /*
-     * Test only: behave as a target without ESPT support, which ESPT must
-     * refuse cleanly (tests/test_espt.py, espt/no-target-ops).
-     */
-    if (getenv("QEMU_ESPT_TEST_NO_TARGET_OPS")) {
-        return;
-    }
     espt_register_target(&espt_arm_ops);
 }
 

@@ -24,6 +24,31 @@ else:
     QEMU = os.path.join(ROOT, "qemu-system-arm")
     QEMU_USER = os.path.join(ROOT, "qemu-arm")
 KERNELS = ("armmp", "armmp-lpae")
+# The CPU of every system guest: -M virt's default for qemu-system-arm,
+# named so that user mode (qemu-arm, the benchmarks' ceiling) runs the
+# same model and so the same instructions (its default is "max").
+CPU = "cortex-a15"
+
+
+def selected_base():
+    """The base build/config.mk records (./configure picked it last), else
+    the one a plain ./configure picks (DEFAULT_BASE in scripts/lib)."""
+    for path, pat in ((os.path.join(BUILD, "config.mk"), r"(?m)^BASE := (\S+)"),
+                      (os.path.join(ROOT, "scripts", "lib", "common.sh"),
+                       r"(?m)^DEFAULT_BASE=(\S+)")):
+        try:
+            with open(path) as f:
+                m = re.search(pat, f.read())
+        except OSError:
+            continue
+        if m:
+            return m.group(1)
+    raise RuntimeError("scripts/lib/common.sh names no DEFAULT_BASE")
+
+
+def tested_base():
+    """The base under test: QEMU_ESPT_BASE, else the selected one."""
+    return TEST_BASE or selected_base()
 
 
 def espt_on_opts(extra=()):
@@ -84,7 +109,7 @@ def boot_cmd(flavour="armmp", tests=(), smp=1, mem=1024, extra_qemu=(),
         append += " espt.args.%s=%s" % (name, ":".join(str(a) for a in args))
     if extra_append:
         append += " " + extra_append
-    return [qemu, "-M", "virt", "-m", str(mem), "-smp", str(smp),
+    return [qemu, "-M", "virt", "-cpu", CPU, "-m", str(mem), "-smp", str(smp),
             "-kernel", kernel_path(flavour), "-initrd", initrd,
             "-append", append, "-nographic", "-no-reboot",
             "-serial", "stdio"] + list(extra_qemu)

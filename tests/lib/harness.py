@@ -15,9 +15,9 @@ class Skip(Exception):
     pass
 
 
-def test(name=None, slow=False):
+def test(name=None):
     def wrap(fn):
-        TESTS.append((name or fn.__name__, fn, slow))
+        TESTS.append((name or fn.__name__, fn))
         return fn
     return wrap
 
