@@ -24,6 +24,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/module.h"
 #include "cpu.h"
 #include "exec/exec-all.h"
 #include "exec/translator.h"
@@ -45,8 +46,6 @@
 #include "exec/helper-proto.h"
 #include "exec/helper-gen.h"
 #endif
-
-#ifdef ESPT_CHAIN_HELPER
 
 /*
  * One direct jump's link.  @link is read by generated code in one load:
@@ -92,7 +91,7 @@ static bool espt_chain_flush_asked;
 static TranslationBlock espt_tb_none;
 static EsptJumpCache espt_jc_none = { .base = (uintptr_t)&espt_tb_none };
 
-void espt_chain_init(void)
+static void espt_chain_init(void)
 {
     size_t len = ESPT_CHAIN_SLOTS * sizeof(EsptChainSlot);
     void *p;
@@ -149,7 +148,7 @@ static uint32_t espt_chain_new_key(void)
  * re-reads the table's key after publishing the vCPU's, so it cannot put
  * the old one back.
  */
-void espt_chain_rekey(EsptTable *t)
+static void espt_chain_rekey(EsptTable *t)
 {
     EsptCpu *c = t->owner;
 
@@ -238,7 +237,7 @@ void espt_chain_leave(CPUState *cpu)
 }
 
 /* tb_flush(): every TB is gone, and with them every link (exclusive). */
-void espt_chain_tb_flush(void)
+static void espt_chain_tb_flush(void)
 {
     int i, j;
 
@@ -485,41 +484,40 @@ const void *HELPER(espt_lookup)(CPUArchState *env, uint32_t flags,
     return HELPER(lookup_tb_ptr)(env);
 }
 
-uint64_t espt_chain_slots_used(void)
+static uint64_t espt_chain_slots_used(void)
 {
     return MIN(qatomic_read(&espt_slots_used), ESPT_CHAIN_SLOTS);
 }
 
-#else /* !ESPT_CHAIN_HELPER: a series prefix without the hooks */
-
-bool espt_gen_lookup(void)
+static void espt_chain_enter_op(CPUState *cpu, EsptCpu *c, EsptTable *t,
+                                bool switched)
 {
-    return false;
+    if (unlikely(espt_cfg.check)) {
+        espt_check_enter(cpu, c, t, switched);
+    }
+    espt_chain_enter(cpu, c, t);
 }
 
-void espt_chain_init(void)
+static void espt_chain_init_op(void)
 {
+    espt_chain_init();
+    espt_check_init();
 }
 
-void espt_chain_rekey(EsptTable *t)
+static const EsptJumpOps espt_chain_ops = {
+    .init = espt_chain_init_op,
+    .enter = espt_chain_enter_op,
+    .leave = espt_chain_leave,
+    .rekey = espt_chain_rekey,
+    .tb_flush = espt_chain_tb_flush,
+    .slots_used = espt_chain_slots_used,
+    .first_mismatches = espt_check_first_mismatches,
+};
+
+/* As target/arm/espt-arm.c registers its ops: before the accelerator. */
+static void espt_chain_register(void)
 {
+    espt_register_jump_ops(&espt_chain_ops);
 }
 
-void espt_chain_enter(CPUState *cpu, EsptCpu *c, EsptTable *t)
-{
-}
-
-void espt_chain_leave(CPUState *cpu)
-{
-}
-
-void espt_chain_tb_flush(void)
-{
-}
-
-uint64_t espt_chain_slots_used(void)
-{
-    return 0;
-}
-
-#endif
+type_init(espt_chain_register)

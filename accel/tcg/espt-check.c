@@ -49,7 +49,6 @@
 /* The current table of a vCPU is audited again after this long. */
 #define ESPT_CHECK_AUDIT_NS     (50 * 1000 * 1000)
 
-EsptCheckStats espt_check_stats;
 
 static QemuMutex espt_check_lock;
 static char *espt_check_first[ESPT_CHECK_FIRST];
@@ -89,7 +88,6 @@ char **espt_check_first_mismatches(int *n)
     return v;
 }
 
-#ifdef ESPT_CHAIN_HELPER       /* the helpers' hook is in the series */
 /*
  * The RAM address of guest code at @addr for an instruction fetch in the
  * current state, as get_page_addr_code() computes it, but without
@@ -182,7 +180,6 @@ void HELPER(espt_check_jump)(CPUArchState *env, const void *ptr)
     }
 }
 
-#endif
 
 /* A mapped page of a table, as the audit copies it. */
 typedef struct EsptCheckPage {

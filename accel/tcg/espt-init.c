@@ -224,6 +224,14 @@ void espt_accel_class_init(ObjectClass *oc, ptrdiff_t offset)
         "support");
 }
 
+const EsptJumpOps *espt_jump_ops;
+
+void espt_register_jump_ops(const EsptJumpOps *ops)
+{
+    assert(!espt_enabled && (!espt_jump_ops || espt_jump_ops == ops));
+    espt_jump_ops = ops;
+}
+
 /*
  * The target's side of ESPT (target/<arch>/espt-*.c).  Registered before
  * the accelerator is set up: espt_accel_init() keeps ESPT off without it.
@@ -357,26 +365,11 @@ static NotifierWithReturn espt_postcopy_notifier = {
     .notify = espt_postcopy_notify,
 };
 
-/*
- * The softmmu improvements that are not ESPT's own but that ESPT is
- * tuned with (tb-jc-keep.c; the target's, through its enable op) are on
- * exactly while ESPT is, so that espt=off is upstream's softmmu.  Both
- * are switched before any vCPU runs.
- */
-static void espt_switch_companions(bool on)
-{
-    tb_jmp_cache_keep_enable(on);
-    if (espt_ops->enable) {
-        espt_ops->enable(on);
-    }
-}
-
 /* Auto mode found, before any vCPU ran, that ESPT cannot serve. */
 static void espt_switch_off(const char *reason)
 {
     espt_enabled = false;
     espt_off_reason = reason;
-    espt_switch_companions(false);
 }
 
 static void espt_check_ram(Notifier *n, void *data)
@@ -524,7 +517,6 @@ bool espt_accel_init(const EsptSettings *s, Error **errp)
         return false;
     }
     espt.cpus = g_new0(EsptCpu, espt.ncpus);
-    tb_jmp_cache_keep_init(espt.ncpus);
     for (i = 0; i < espt.ncpus * ESPT_ASIDS; i++) {
         EsptCpu *c = &espt.cpus[i / ESPT_ASIDS];
         EsptTable *t = &c->tables[i % ESPT_ASIDS];
@@ -555,10 +547,10 @@ bool espt_accel_init(const EsptSettings *s, Error **errp)
     qemu_add_machine_init_done_notifier(&espt_ram_notifier);
     postcopy_add_notifier(&espt_postcopy_notifier);
     espt_mmu_idx = espt_ops->mmu_idx;
-    espt_chain_init();
-    espt_check_init();
+    if (espt_jump_ops) {
+        espt_jump_ops->init();
+    }
     espt_enabled = true;
     espt_off_reason = NULL;
-    espt_switch_companions(true);
     return true;
 }

@@ -267,12 +267,52 @@ bool espt_set_gs(EsptTable *t);
 void espt_jc_init(EsptTable *t);
 void espt_jc_empty(EsptTable *t);
 
-void espt_chain_init(void);
-void espt_chain_rekey(EsptTable *t);
-void espt_chain_enter(CPUState *cpu, EsptCpu *c, EsptTable *t);
-void espt_chain_leave(CPUState *cpu);
-void espt_chain_tb_flush(void);
-uint64_t espt_chain_slots_used(void);
+/*
+ * Chained jumps, inline lookups and the checking mode (espt-chain.c,
+ * espt-check.c) are built by the patch that hooks them into translation,
+ * later in the series than the rest of the manager, which calls them
+ * through these ops: espt-chain.c registers them when it is linked in
+ * (a QOM type initialiser, before the accelerator is set up).  Without
+ * them ESPT serves accesses as before and chains nothing.
+ */
+typedef struct EsptJumpOps {
+    void (*init)(void);
+    /* @cpu enters table @t (@switched: another than before) with CF_ESPT */
+    void (*enter)(CPUState *cpu, EsptCpu *c, EsptTable *t, bool switched);
+    /* @cpu's next TBs are not CF_ESPT: its links and lookups find nothing */
+    void (*leave)(CPUState *cpu);
+    /* @t was emptied: links made from its TBs are stale */
+    void (*rekey)(EsptTable *t);
+    void (*tb_flush)(void);
+    uint64_t (*slots_used)(void);
+    /* The checking mode's first mismatches, described; g_strfreev() it. */
+    char **(*first_mismatches)(int *n);
+} EsptJumpOps;
+extern const EsptJumpOps *espt_jump_ops;
+/* Once, before the accelerator is set up; @ops must stay valid. */
+void espt_register_jump_ops(const EsptJumpOps *ops);
+
+static inline void espt_jumps_enter(CPUState *cpu, EsptCpu *c, EsptTable *t,
+                                    bool switched)
+{
+    if (espt_jump_ops) {
+        espt_jump_ops->enter(cpu, c, t, switched);
+    }
+}
+
+static inline void espt_jumps_leave(CPUState *cpu)
+{
+    if (espt_jump_ops) {
+        espt_jump_ops->leave(cpu);
+    }
+}
+
+static inline void espt_jumps_rekey(EsptTable *t)
+{
+    if (espt_jump_ops) {
+        espt_jump_ops->rekey(t);
+    }
+}
 
 /*
  * CF_ESPT (@f) or not (0) for @cpu's next TBs.  CF_ESPT TBs are keyed by
@@ -280,7 +320,7 @@ uint64_t espt_chain_slots_used(void);
  * CF_PCREL, which shares a TB between virtual addresses): a direct jump
  * chained across pages (espt-chain.c) must lead to one address.  Without
  * CF_ESPT, the vCPU's chained jumps and inline lookups find nothing from
- * now on (espt_chain_leave()), so that a CF_ESPT TB still running goes
+ * now on (EsptJumpOps.leave), so that a CF_ESPT TB still running goes
  * through the lookup, which returns a TB for the new cflags.
  */
 static inline void espt_set_cflags(CPUState *cpu, uint32_t f)
@@ -294,14 +334,15 @@ static inline void espt_set_cflags(CPUState *cpu, uint32_t f)
     cf &= ~(CF_ESPT | ESPT_CF_PCREL);
     cpu->tcg_cflags = cf | (f ? f : c->pcrel);
     if (!(f & CF_ESPT)) {
-        espt_chain_leave(cpu);
+        espt_jumps_leave(cpu);
     }
 }
 
-/* espt-check.c: the checking mode (tcg,x-espt-check=on) */
+/* espt-chain.c, espt-check.c: see EsptJumpOps */
+void espt_chain_enter(CPUState *cpu, EsptCpu *c, EsptTable *t);
+void espt_chain_leave(CPUState *cpu);
 void espt_check_init(void);
 void espt_check_enter(CPUState *cpu, EsptCpu *c, EsptTable *t, bool switched);
-/* The first ESPT_CHECK_FIRST mismatches, described; g_strfreev() it. */
 char **espt_check_first_mismatches(int *n);
 
 /* espt-policy.c */

@@ -48,15 +48,14 @@ void espt_jc_empty(EsptTable *t)
     espt_jc_clear(t->jc);
     bitmap_zero(t->code, TB_CODE_BITS);
     /* Links made from its TBs were as good as its entries: no longer. */
-    espt_chain_rekey(t);
+    espt_jumps_rekey(t);
 }
 
 /*
  * @tb goes into a jump cache for @pc.  A CF_ESPT TB goes into
  * espt_thread_jc, here, marking the code granules it spans so that
  * flushes of its pages find it.  Any other goes into cpu->tb_jmp_cache,
- * by the caller: tb-jc-keep.c notes its mmu index and code.  One
- * out-of-line call for both keeps the miss path of tb_lookup() short.
+ * by the caller.
  */
 bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
                         uint64_t pc)
@@ -66,10 +65,6 @@ bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
     uint64_t e;
 
     if (!(tb_cflags(tb) & CF_ESPT)) {
-        /* tb-jc-keep.c is on exactly while ESPT is: no call with ESPT off. */
-        if (espt_enabled) {
-            tb_jmp_cache_keep_note(cpu, pc, tb->size);
-        }
         return false;
     }
     t->owner->jc_misses++;
@@ -97,7 +92,9 @@ void espt_tb_flush(void)
     if (!espt_enabled) {
         return;
     }
-    espt_chain_tb_flush();
+    if (espt_jump_ops) {
+        espt_jump_ops->tb_flush();
+    }
     for (i = 0; i < espt.ncpus; i++) {
         for (j = 0; j < ESPT_ASIDS; j++) {
             if (espt.cpus[i].tables[j].jc_used) {

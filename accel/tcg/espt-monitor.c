@@ -52,7 +52,7 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->tables_stale = qatomic_read(&espt_stats.tables_stale);
     info->inhibits = qatomic_read(&espt_stats.inhibits);
     info->cold_fallbacks = qatomic_read(&espt_stats.cold_fallbacks);
-    info->chain_slots = espt_chain_slots_used();
+    info->chain_slots = espt_jump_ops ? espt_jump_ops->slots_used() : 0;
     info->chain_shared = qatomic_read(&espt_stats.chain_shared);
     info->chain_links = 0;
     info->chain_misses = 0;
@@ -72,9 +72,9 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->check_page_errors = qatomic_read(&espt_check_stats.page_errors);
     info->check_page_transients =
         qatomic_read(&espt_check_stats.page_transients);
-    if (info->check) {
+    if (info->check && espt_jump_ops) {
         int n;
-        char **first = espt_check_first_mismatches(&n);
+        char **first = espt_jump_ops->first_mismatches(&n);
 
         for (i = n - 1; i >= 0; i--) {
             QAPI_LIST_PREPEND(info->check_first, first[i]);

@@ -159,11 +159,8 @@ static uint32_t espt_cflags_now(CPUState *cpu)
         }
         c->cold_until = 0;
     }
-    if (unlikely(espt_cfg.check)) {
-        espt_check_enter(cpu, c, t, switched);
-    }
     /* Its chained jumps use the table's key (espt-chain.c). */
-    espt_chain_enter(cpu, c, t);
+    espt_jumps_enter(cpu, c, t, switched);
     return CF_ESPT;
 }
 

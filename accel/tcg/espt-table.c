@@ -28,6 +28,8 @@
 
 EsptState espt;
 EsptStats espt_stats;
+/* Written by the checking mode (espt-check.c), when it is built in. */
+EsptCheckStats espt_check_stats;
 __thread EsptTable *espt_thread_table;
 
 static void espt_rmap_del(EsptTable *t, uint32_t vpage, ram_addr_t ram)

@@ -11,13 +11,11 @@
  * indexes of the TBs put in the cache and the 64 KiB granules their code
  * is in, and tells cputlb when a flush may leave the cache alone.
  *
- * The idea is softmmu's, not ESPT's, and stock QEMU would gain from it as
- * much: a highmem kernel flushes a fixmap page, where no code is, for
- * every page it zeroes or copies, and a kernel entry under software PAN
- * flushes user mode's TLB, which cannot change the kernel's cached TBs.
- * qemu-espt switches it on with ESPT only, so that espt=off stays
- * upstream's softmmu; it hears of the TBs put in the cache through
- * ESPT's jump cache hook, which sees every one.
+ * The idea is softmmu's, not ESPT's, and serves every run: a highmem
+ * kernel flushes a fixmap page, where no code is, for every page it
+ * zeroes or copies, and a kernel entry under software PAN flushes user
+ * mode's TLB, which cannot change the kernel's cached TBs.  cpu-exec.c
+ * tells it of every TB it puts in the cache.
  *
  * Copyright (c) 2026 qemu-espt developers
  *
@@ -30,7 +28,6 @@
 #include "qemu/memalign.h"
 #include "cpu.h"
 #include "exec/exec-all.h"
-#include "exec/espt-compat.h"
 #include "exec/tb-jc-keep.h"
 
 /* One vCPU's, written by its own thread only: a cache line each. */
@@ -45,7 +42,6 @@ typedef struct TbJcKeep {
 
 static TbJcKeep *tb_jc_keep;
 static int tb_jc_keep_ncpus;
-static bool tb_jc_keep_on;
 
 static TbJcKeep *tb_jc_keep_of(CPUState *cpu)
 {
@@ -67,24 +63,16 @@ void tb_jmp_cache_keep_init(int ncpus)
 }
 
 /*
- * Before any vCPU runs: the notes must cover every TB that goes into
- * the cache, or a kept entry could be one a flush should have dropped.
+ * The notes must cover every TB that goes into the cache, or a kept
+ * entry could be one a flush should have dropped: cpu-exec.c calls this
+ * wherever it fills the cache.
  */
-void tb_jmp_cache_keep_enable(bool on)
+void tb_jmp_cache_keep_note(CPUState *cpu, int mmu_idx, uint32_t pc,
+                            uint32_t size)
 {
-    assert(tb_jc_keep || !on);
-    tb_jc_keep_on = on;
-}
+    TbJcKeep *k = tb_jc_keep_of(cpu);
 
-void tb_jmp_cache_keep_note(CPUState *cpu, uint32_t pc, uint32_t size)
-{
-    TbJcKeep *k;
-
-    if (!tb_jc_keep_on) {
-        return;
-    }
-    k = tb_jc_keep_of(cpu);
-    k->idxmap |= 1 << espt_cpu_mmu_index(cpu, true);
+    k->idxmap |= 1 << mmu_idx;
     tb_code_mark(k->code, pc, size);
 }
 
@@ -100,12 +88,8 @@ void tb_jmp_cache_keep_note(CPUState *cpu, uint32_t pc, uint32_t size)
  */
 bool tb_jmp_cache_keep(CPUState *cpu, uint16_t idxmap)
 {
-    TbJcKeep *k;
+    TbJcKeep *k = tb_jc_keep_of(cpu);
 
-    if (!tb_jc_keep_on) {
-        return false;
-    }
-    k = tb_jc_keep_of(cpu);
     if (k->idxmap & idxmap) {
         k->idxmap = 0;
         bitmap_zero(k->code, TB_CODE_BITS);
@@ -125,12 +109,8 @@ bool tb_jmp_cache_keep(CPUState *cpu, uint16_t idxmap)
  */
 bool tb_jmp_cache_keep_page(CPUState *cpu, vaddr addr)
 {
-    TbJcKeep *k;
+    TbJcKeep *k = tb_jc_keep_of(cpu);
 
-    if (!tb_jc_keep_on) {
-        return false;
-    }
-    k = tb_jc_keep_of(cpu);
     if (tb_code_on_page(k->code, addr)) {
         return false;
     }

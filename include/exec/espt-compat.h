@@ -7,7 +7,8 @@
  * both.  Each difference is decided by a test for the feature itself
  * (__has_include, a macro upstream defines with it, or a test of the
  * base's sources in meson.build), never by a version number, so that a
- * base between or after ours builds wherever it has what we need.  The upstream hooks differ per base in patches/<base>/.
+ * base between or after ours builds wherever it has what we need.  The
+ * upstream hooks differ per base in patches/<base>/.
  *
  * Copyright (c) 2026 qemu-espt developers
  *

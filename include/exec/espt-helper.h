@@ -15,5 +15,3 @@ DEF_HELPER_FLAGS_2(espt_chain, TCG_CALL_NO_WG_SE, cptr, env, ptr)
 DEF_HELPER_FLAGS_3(espt_lookup, TCG_CALL_NO_WG_SE, cptr, env, i32, i32)
 /* The checking mode: the TB a chained jump or inline hit enters. */
 DEF_HELPER_FLAGS_2(espt_check_jump, TCG_CALL_NO_WG, void, env, cptr)
-/* The upstream hook that makes this helper exist is in place. */
-#define ESPT_CHAIN_HELPER 1

@@ -196,13 +196,6 @@ typedef struct EsptTargetOps {
      */
     int (*context)(CPUState *cpu, EsptContext *ctx);
     /*
-     * Optional.  ESPT is on, or off again (@on false), before any vCPU
-     * runs: the target switches the softmmu improvements that come with
-     * it (ARM: DACR writes flush only the domains they revoke), so that
-     * espt=off keeps upstream's softmmu.
-     */
-    void (*enable)(bool on);
-    /*
      * Optional.  While translating a CF_ESPT TB: emit code that computes
      * into @pc, @flags and @cs_base (its low half) what a TB lookup would
      * now compute with cpu_get_tb_cpu_state(), from the live CPU state.

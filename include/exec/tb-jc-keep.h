@@ -1,8 +1,7 @@
 /*
  * Keeping cpu->tb_jmp_cache across TLB flushes that cannot change its
  * TBs (accel/tcg/tb-jc-keep.c).  A softmmu improvement of its own: it
- * does not need ESPT, but qemu-espt switches it on together with ESPT so
- * that espt=off stays upstream's softmmu.
+ * does not need ESPT.
  *
  * Copyright (c) 2026 qemu-espt developers
  *
@@ -41,15 +40,16 @@ static inline bool tb_code_on_page(unsigned long *code, uint32_t vpage)
 }
 
 #ifndef CONFIG_USER_ONLY
-/*
- * Set up for @ncpus vCPUs, then switch on (or off again) before any vCPU
- * runs.  While off, every call below keeps upstream's behaviour.
- */
+/* Set up for @ncpus vCPUs, before any runs. */
 void tb_jmp_cache_keep_init(int ncpus);
-void tb_jmp_cache_keep_enable(bool on);
 
-/* @cpu puts a TB of @size bytes at @pc into cpu->tb_jmp_cache. */
-void tb_jmp_cache_keep_note(CPUState *cpu, uint32_t pc, uint32_t size);
+/*
+ * @cpu puts a TB of @size bytes at @pc into cpu->tb_jmp_cache, translated
+ * for (and so only found by lookups with) mmu index @mmu_idx.  A 64-bit
+ * @pc may be truncated: flushes are checked the same way.
+ */
+void tb_jmp_cache_keep_note(CPUState *cpu, int mmu_idx, uint32_t pc,
+                            uint32_t size);
 
 /*
  * Whether a TLB flush of @idxmap may leave cpu->tb_jmp_cache alone (it
@@ -66,6 +66,11 @@ bool tb_jmp_cache_keep_page(CPUState *cpu, vaddr addr);
 
 /* Page flushes that left cpu->tb_jmp_cache alone, all vCPUs. */
 uint64_t tb_jmp_cache_keep_pages_kept(void);
+#else
+static inline void tb_jmp_cache_keep_note(CPUState *cpu, int mmu_idx,
+                                          uint32_t pc, uint32_t size)
+{
+}
 #endif
 
 #endif /* EXEC_TB_JC_KEEP_H */

@@ -165,7 +165,6 @@ static const EsptTargetOps espt_arm_ops = {
     .user_ok = espt_arm_user_ok,
     .user_state = espt_arm_user_state,
     .context = espt_arm_context,
-    .enable = arm_tlb_domains_enable,
     .gen_tb_state = espt_arm_gen_tb_state,
 };
 

@@ -9,9 +9,8 @@
  * entries also leave the TLB by other flushes and by eviction), and
  * flushes on a DACR write only what the write makes stale.
  *
- * The idea is softmmu's, not ESPT's: stock QEMU would gain from it as
- * much.  qemu-espt switches it on with ESPT only, so that espt=off stays
- * upstream's softmmu.
+ * The idea is softmmu's, not ESPT's: it serves every run, with ESPT or
+ * without.
  *
  * Copyright (c) 2026 qemu-espt developers
  *
@@ -19,23 +18,18 @@
  */
 
 #include "qemu/osdep.h"
-#include "exec/espt-compat.h"
 #include "cpu.h"
 #include "exec/exec-all.h"
+#if __has_include("exec/cputlb.h")      /* out of exec-all.h since 9.2 */
+#include "exec/cputlb.h"
+#endif
 #include "tlb-domains.h"
 
-static bool arm_tlb_domains_on;
-
 /*
- * Before any vCPU runs: the notes must cover every entry put in the TLBs,
- * or a narrowed flush could leave one that grants what DACR no longer
- * does.
+ * The notes must cover every entry put in the TLBs, or a narrowed flush
+ * could leave one that grants what DACR no longer does: every fill makes
+ * one (arm_cpu_tlb_fill()).
  */
-void arm_tlb_domains_enable(bool on)
-{
-    arm_tlb_domains_on = on;
-}
-
 void arm_tlb_domains_note(CPUARMState *env, int mmu_idx, vaddr addr,
                           unsigned domain)
 {
@@ -44,9 +38,6 @@ void arm_tlb_domains_note(CPUARMState *env, int mmu_idx, vaddr addr,
     target_ulong page = addr & TARGET_PAGE_MASK;
     int i;
 
-    if (!arm_tlb_domains_on) {
-        return;
-    }
     env->tlb_domains[mmu_idx] |= 1 << domain;
     if (*n > ARM_TLB_DOMAIN_PAGES) {
         return;                 /* too many to flush one by one */
@@ -79,15 +70,11 @@ void arm_tlb_domains_note(CPUARMState *env, int mmu_idx, vaddr addr,
 ArmDacrFlush arm_dacr_flush(CPUState *cs, uint32_t old, uint32_t new)
 {
     static const uint8_t level[4] = { 0, 1, 0, 2 };
-    CPUARMState *env = espt_cpu_env(cs);
+    CPUARMState *env = &ARM_CPU(cs)->env;
     uint16_t lost = 0, idxmap = 0, hit;
     bool narrowed = false;
     int d, i, j;
 
-    if (!arm_tlb_domains_on) {
-        tlb_flush(cs);
-        return ARM_DACR_FLUSH_TLBS;
-    }
     for (d = 0; d < 16; d++) {
         if (level[extract32(new, d * 2, 2)] < level[extract32(old, d * 2, 2)]) {
             lost |= 1 << d;

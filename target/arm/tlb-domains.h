@@ -1,8 +1,7 @@
 /*
  * DACR writes that flush only the TLB entries of the domains they revoke
  * (target/arm/tlb-domains.c).  A softmmu improvement of its own: it does
- * not need ESPT, but qemu-espt switches it on together with ESPT so that
- * espt=off stays upstream's softmmu.
+ * not need ESPT.
  *
  * Copyright (c) 2026 qemu-espt developers
  *
@@ -16,7 +15,7 @@
 typedef enum ArmDacrFlush {
     ARM_DACR_FLUSH_NONE,        /* no TLB held an entry the write revokes */
     ARM_DACR_FLUSH_PAGES,       /* a few pages */
-    ARM_DACR_FLUSH_TLBS,        /* whole TLBs (all of them while off) */
+    ARM_DACR_FLUSH_TLBS,        /* whole TLBs */
 } ArmDacrFlush;
 
 #ifdef CONFIG_USER_ONLY
@@ -31,12 +30,6 @@ static inline ArmDacrFlush arm_dacr_flush(CPUState *cs, uint32_t old,
     return ARM_DACR_FLUSH_TLBS;
 }
 #else
-/*
- * Switch on (or off again) before any vCPU runs; while off, every DACR
- * write flushes all TLBs as upstream does.
- */
-void arm_tlb_domains_enable(bool on);
-
 /*
  * arm_cpu_tlb_fill() puts the page at @addr into the TLB of @mmu_idx,
  * from the walk of a page of @domain (0 for other formats).
