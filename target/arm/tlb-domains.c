@@ -70,7 +70,8 @@ void arm_tlb_domains_note(CPUARMState *env, int mmu_idx, vaddr addr,
 ArmDacrFlush arm_dacr_flush(CPUState *cs, uint32_t old, uint32_t new)
 {
     static const uint8_t level[4] = { 0, 1, 0, 2 };
-    CPUARMState *env = &ARM_CPU(cs)->env;
+    /* No QOM cast check: four DACR writes per system call under SW PAN. */
+    CPUARMState *env = &container_of(cs, ARMCPU, parent_obj)->env;
     uint16_t lost = 0, idxmap = 0, hit;
     bool narrowed = false;
     int d, i, j;
