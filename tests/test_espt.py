@@ -441,6 +441,14 @@ def qemu_error(args, env=None):
 def _():
     rc, out = qemu_error(["-accel", "tcg,espt=maybe"])
     check(rc != 0 and "espt" in out, "espt=maybe accepted (rc %d): %s" % (rc, out))
+    # The adaptive policy's tuning knobs take their range, and say it.
+    for knob, bad in (("x-espt-new-as-us", "1000001"), ("x-espt-cold-us", "1000001"),
+                      ("x-espt-storm-faults", "0")):
+        rc, out = qemu_error(["-accel", "tcg,%s=%s" % (knob, bad)])
+        check(rc != 0 and "%s must be between" % knob in out,
+              "%s=%s accepted (rc %d): %s" % (knob, bad, rc, out))
+        rc, line = hmp_once(["-accel", "tcg,%s=5000" % knob])
+        check(rc == 0 and line.startswith("ESPT is on"), "%s=5000: %s" % (knob, line))
 
 
 def hmp_once(args, cmd="info espt", env=None):

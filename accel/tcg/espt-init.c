@@ -59,6 +59,9 @@ void espt_settings_init(EsptSettings *s)
         .adaptive = true,
         .chain = true,
         .chain_key_start = 1,
+        .new_as_us = ESPT_NEW_AS_US,
+        .cold_us = ESPT_COLD_US,
+        .storm_faults = ESPT_STORM_FAULTS,
     };
 }
 
@@ -125,6 +128,17 @@ static const EsptU32Prop espt_key_start_prop = {
 /* 0 is automatic; else at least a few mappings per table. */
 static const EsptU32Prop espt_budget_prop = {
     offsetof(EsptSettings, budget), 0, INT32_MAX
+};
+
+/* The adaptive policy's knobs: up to a second; at least one fault. */
+static const EsptU32Prop espt_new_as_prop = {
+    offsetof(EsptSettings, new_as_us), 0, 1000 * 1000
+};
+static const EsptU32Prop espt_cold_prop = {
+    offsetof(EsptSettings, cold_us), 0, 1000 * 1000
+};
+static const EsptU32Prop espt_storm_prop = {
+    offsetof(EsptSettings, storm_faults), 1, 1000 * 1000
 };
 
 static const struct {
@@ -212,6 +226,24 @@ void espt_accel_class_init(ObjectClass *oc, ptrdiff_t offset)
     object_class_property_set_description(oc, "x-espt-budget",
         "Shadow mappings ESPT may keep before it drops tables (tuning and "
         "test knob; 0, the default, derives it from vm.max_map_count)");
+    object_class_property_add(oc, "x-espt-new-as-us", "uint32",
+        espt_prop_get_u32, espt_prop_set_u32, NULL,
+        (void *)&espt_new_as_prop);
+    object_class_property_set_description(oc, "x-espt-new-as-us",
+        "Tuning knob of espt-adaptive: microseconds a vCPU runs softmmu "
+        "code in a guest address space new to it");
+    object_class_property_add(oc, "x-espt-cold-us", "uint32",
+        espt_prop_get_u32, espt_prop_set_u32, NULL,
+        (void *)&espt_cold_prop);
+    object_class_property_set_description(oc, "x-espt-cold-us",
+        "Tuning knob of espt-adaptive: microseconds a vCPU runs softmmu "
+        "code after a shadow fault storm");
+    object_class_property_add(oc, "x-espt-storm-faults", "uint32",
+        espt_prop_get_u32, espt_prop_set_u32, NULL,
+        (void *)&espt_storm_prop);
+    object_class_property_set_description(oc, "x-espt-storm-faults",
+        "Tuning knob of espt-adaptive: shadow faults in 4 ms (with "
+        "mappings dropped) that make a storm");
     object_class_property_add_str(oc, "x-espt-test-break",
         espt_prop_get_test_break, espt_prop_set_test_break);
     object_class_property_set_description(oc, "x-espt-test-break",

@@ -64,6 +64,11 @@ typedef target_ulong espt_tb_cs_t;
 
 #define ESPT_ASIDS         256
 
+/* The adaptive policy's defaults (espt-policy.c, the x- knobs). */
+#define ESPT_NEW_AS_US     10000
+#define ESPT_COLD_US       20000
+#define ESPT_STORM_FAULTS  64
+
 typedef struct EsptCpu EsptCpu;
 
 typedef struct EsptTable {

@@ -24,29 +24,30 @@
  * A shadow fault costs about 8 us, and unmapping the page again a few
  * more; a softmmu TLB refill a fraction of a microsecond.  Mappings that
  * stay pay that back, mappings that the guest flushes soon after do not
- * (mmap churn, fork/exec).  A vCPU that takes more than ESPT_COLD_FAULTS
- * shadow faults in ESPT_COLD_WINDOW_NS (about 13% of its time in faults)
- * while its flushes drop more than ESPT_COLD_DROPS mapped pages runs
- * softmmu TBs for ESPT_COLD_NS, then ESPT again.  A program filling new
- * memory (first touch, no drops) stays on ESPT.  Counted per vCPU, not per
- * table: short-lived processes each get a fresh table.
+ * (mmap churn, fork/exec).  A vCPU that takes more than
+ * x-espt-storm-faults shadow faults in ESPT_COLD_WINDOW_NS (64: about 13%
+ * of its time in faults) while its flushes drop more than ESPT_COLD_DROPS
+ * mapped pages runs softmmu TBs for x-espt-cold-us, then ESPT again.  A
+ * program filling new memory (first touch, no drops) stays on ESPT.
+ * Counted per vCPU, not per table: short-lived processes each get a
+ * fresh table.  The window is host time because what it weighs is host
+ * time: the faults' cost against the time the vCPU spends running.
+ *
+ * A new address space (a table used under other translation registers
+ * than before: a new process) starts on softmmu for x-espt-new-as-us: a
+ * short-lived process (fork/exec, shell pipelines) would pay a shadow
+ * fault for every page it touches and never win it back.
+ *
+ * The defaults (espt-internal.h) were chosen over every group of `make
+ * bench`, not one workload; see docs/espt.md.
  */
 #define ESPT_COLD_WINDOW_NS  (4 * 1000 * 1000)
-#define ESPT_COLD_FAULTS     64
 #define ESPT_COLD_DROPS      16
-#define ESPT_COLD_NS         (20 * 1000 * 1000)
-/*
- * A new address space (a table used under other translation registers
- * than before: a new process) starts on softmmu: a short-lived process
- * (fork/exec, shell pipelines) would pay a shadow fault for every page it
- * touches and never win it back.
- */
-#define ESPT_NEW_AS_NS       (10 * 1000 * 1000)
 
-/* Softmmu TBs for ESPT_COLD_NS from @now on (invariant 5). */
+/* Softmmu TBs for x-espt-cold-us from @now on (invariant 5). */
 static void espt_go_cold(CPUState *cpu, EsptCpu *c, int64_t now)
 {
-    c->cold_until = now + ESPT_COLD_NS;
+    c->cold_until = now + espt_cfg.cold_us * SCALE_US;
     qatomic_inc(&espt_stats.cold_periods);
     /* TBs looked up from now on run on softmmu; see espt_update(). */
     espt_set_cflags(cpu, 0);
@@ -63,7 +64,7 @@ void espt_count_fault(CPUState *cpu, EsptCpu *c)
         c->window_drops = 0;
         c->window_fallbacks = 0;
     }
-    if (++c->window_faults > ESPT_COLD_FAULTS &&
+    if (++c->window_faults > espt_cfg.storm_faults &&
         c->window_drops > ESPT_COLD_DROPS && espt_cfg.adaptive) {
         /* Faulting faster than ESPT pays back: softmmu for a while. */
         c->window_faults = 0;
@@ -84,7 +85,7 @@ void espt_count_fallback(CPUState *cpu)
      * a vCPU that keeps hitting them runs softmmu TBs for a while, as
      * after a fault storm (invariant 5).
      */
-    if (espt_cfg.adaptive && ++c->window_fallbacks > ESPT_COLD_FAULTS) {
+    if (espt_cfg.adaptive && ++c->window_fallbacks > espt_cfg.storm_faults) {
         c->window_fallbacks = 0;
         qatomic_inc(&espt_stats.cold_fallbacks);
         espt_go_cold(cpu, c, get_clock());
@@ -133,7 +134,7 @@ static uint32_t espt_cflags_now(CPUState *cpu)
         t->ctx = ctx;
         qemu_mutex_unlock(&espt.lock);
         if (espt_cfg.adaptive) {
-            c->cold_until = get_clock() + ESPT_NEW_AS_NS;
+            c->cold_until = get_clock() + espt_cfg.new_as_us * SCALE_US;
             qatomic_inc(&espt_stats.cold_periods);
         }
     }

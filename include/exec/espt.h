@@ -61,6 +61,10 @@ typedef struct EsptSettings {
     bool check;                 /* x-espt-check: ESPT checks itself */
     uint32_t chain_key_start;   /* x-espt-chain-key-start: keys run out */
     uint32_t budget;            /* x-espt-budget: mappings (0: automatic) */
+    /* The adaptive policy's periods and storm rate (espt-policy.c). */
+    uint32_t new_as_us;         /* x-espt-new-as-us */
+    uint32_t cold_us;           /* x-espt-cold-us */
+    uint32_t storm_faults;      /* x-espt-storm-faults */
     uint32_t test_break;        /* x-espt-test-break: ESPT_BREAK_* bits */
     bool test_no_target;        /* x-espt-test-no-target: as if no ops */
 } EsptSettings;
