@@ -19,7 +19,6 @@
  *   espt-table.c    tables, host mappings, reverse map, page budget
  *   espt-flush.c    the softmmu's TLB maintenance, followed in the tables
  *   espt-jc.c       the per-table jump caches of CF_ESPT TBs
- *   tb-jc-keep.c    cpu->tb_jmp_cache kept across flushes (not ESPT's own)
  *   espt-fault.c    the SIGSEGV handler: shadow faults and fallbacks
  *   espt-policy.c   which TBs get CF_ESPT, GS base, cold periods
  *   espt-init.c     switches, host and run checks, RAM, userfaultfd, setup
@@ -38,7 +37,6 @@
 #include "exec/exec-all.h"
 #include "exec/espt.h"
 #include "exec/espt-compat.h"
-#include "exec/tb-jc-keep.h"
 
 /* What cpu_get_tb_cpu_state() fills in: vaddr since 8.0. */
 #if ESPT_HAVE_TB_PC_VADDR
@@ -247,10 +245,31 @@ static inline EsptCpu *espt_cpu(CPUState *cpu)
     return &espt.cpus[cpu->cpu_index];
 }
 
-/* Whether a TB in the table's jc may hold code of the page at vpage. */
+/*
+ * Where the TBs of a table's jump cache have code: a bitmap of the 64 KiB
+ * granules of the 32-bit guest address space, marked with each TB's
+ * first and last byte.
+ */
+#define ESPT_CODE_SHIFT 16
+#define ESPT_CODE_BITS  (1 << (32 - ESPT_CODE_SHIFT))
+
+static inline void espt_code_mark(unsigned long *code, uint32_t pc,
+                                  uint32_t size)
+{
+    set_bit(pc >> ESPT_CODE_SHIFT, code);
+    set_bit((uint32_t)(pc + MAX(size, 1) - 1) >> ESPT_CODE_SHIFT, code);
+}
+
+/*
+ * Whether a TB in the table's jc may have code on the page at @vpage: as
+ * upstream assumes, one that starts on the page before may reach into it.
+ */
 static inline bool espt_jc_has_page(EsptTable *t, uint32_t vpage)
 {
-    return t->jc_used && tb_code_on_page(t->code, vpage);
+    return t->jc_used &&
+           (test_bit(vpage >> ESPT_CODE_SHIFT, t->code) ||
+            test_bit((uint32_t)(vpage - ESPT_PAGE) >> ESPT_CODE_SHIFT,
+                     t->code));
 }
 
 /* espt-table.c; "locked": called with espt.lock held. */

@@ -38,7 +38,7 @@ void espt_jc_init(EsptTable *t)
     /* This thread's TCG region: within the one code buffer. */
     jc->base = (uintptr_t)tcg_ctx->code_gen_buffer;
     /* Other threads only read it, in espt_tb_flush() (exclusive). */
-    t->code = bitmap_new(TB_CODE_BITS);
+    t->code = bitmap_new(ESPT_CODE_BITS);
     qatomic_set(&t->jc, jc);
 }
 
@@ -46,7 +46,7 @@ void espt_jc_init(EsptTable *t)
 void espt_jc_empty(EsptTable *t)
 {
     espt_jc_clear(t->jc);
-    bitmap_zero(t->code, TB_CODE_BITS);
+    bitmap_zero(t->code, ESPT_CODE_BITS);
     /* Links made from its TBs were as good as its entries: no longer. */
     espt_jumps_rekey(t);
 }
@@ -68,7 +68,7 @@ bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
         return false;
     }
     t->owner->jc_misses++;
-    tb_code_mark(t->code, pc, tb->size);
+    espt_code_mark(t->code, pc, tb->size);
     if (unlikely(!t->jc_used)) {
         qemu_mutex_lock(&espt.lock);
         t->jc_used = true;

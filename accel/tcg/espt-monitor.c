@@ -63,7 +63,6 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->inhibited = g_strdup(qatomic_read(&espt_inhibited));
     ESPT_QAPI_SET_HAS(info, inhibited, info->inhibited != NULL);
     info->tb_cache_misses = 0;
-    info->tb_cache_pages_kept = tb_jmp_cache_keep_pages_kept();
     info->flushes_page = 0;
     info->check = espt_enabled && espt_cfg.check;
     info->check_jump_errors = qatomic_read(&espt_check_stats.jump_errors);
@@ -128,7 +127,6 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "flushes-budget", i->flushes_budget },
         { "flushes-code", i->flushes_code },
         { "tb-cache-misses", i->tb_cache_misses },
-        { "tb-cache-pages-kept", i->tb_cache_pages_kept },
         { "chain-slots", i->chain_slots },
         { "chain-links", i->chain_links },
         { "chain-misses", i->chain_misses },
