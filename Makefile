@@ -9,6 +9,10 @@
 #   make build-B    build base B (7.2, 10.0) in build/B without selecting it
 #   make check-B    run the tests (TESTFLAGS=...) on base B's build
 #   make check-series  prove every patch of the selected base's series builds
+#   make install    install the selected base under PREFIX (/usr/local; DESTDIR=...)
+#   make uninstall  remove what make install put under PREFIX
+#   make deb        Debian package qemu-espt of the selected base in build/deb/
+#   make install-B, deb-B   the same of base B's build
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -30,7 +34,7 @@ BASES := 7.2 10.0
 all: build
 
 help:
-	@sed -n '3,13p' Makefile
+	@sed -n '3,16p' Makefile
 
 # configure is cheap when nothing changed: it re-verifies the base, re-applies
 # patches/ only if they changed, relinks our files, and re-runs upstream
@@ -87,6 +91,26 @@ check: build guest bench-image python-image
 
 demo: build guest
 	$(PYTHON) scripts/demo.py
+
+# Installing: everything under PREFIX/lib/qemu-espt, on PATH as
+# qemu-espt-system-arm and qemu-espt-arm (scripts/install, scripts/mkdeb).
+PREFIX ?= /usr/local
+.PHONY: install uninstall deb $(addprefix install-,$(BASES)) $(addprefix deb-,$(BASES))
+
+install: build
+	scripts/install --prefix='$(PREFIX)' --destdir='$(DESTDIR)' build/obj
+
+$(addprefix install-,$(BASES)): install-%: build-%
+	scripts/install --prefix='$(PREFIX)' --destdir='$(DESTDIR)' build/$*/obj
+
+uninstall:
+	scripts/install --uninstall --prefix='$(PREFIX)' --destdir='$(DESTDIR)'
+
+deb: build
+	scripts/mkdeb build/obj
+
+$(addprefix deb-,$(BASES)): deb-%: build-%
+	scripts/mkdeb build/$*/obj
 
 clean:
 	@if [ -f build/obj/build.ninja ]; then ninja -C build/obj clean; fi

@@ -27,6 +27,8 @@ PKGS=(
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-utils
     # tests: a gdbstub watchpoint (espt/gdb-watchpoint-in-section)
     gdb-multiarch
+    # make deb (dpkg-shlibdeps, dpkg-gencontrol) and its check (install/deb)
+    dpkg-dev lintian
 )
 
 if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then

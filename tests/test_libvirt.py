@@ -18,6 +18,9 @@ from harness import test, check, Skip
 from guest import ROOT, BUILD, GUEST, QEMU, kernel_path
 
 WORK = os.path.join(BUILD, "tests", "libvirt")
+# <emulator>: the build's qemu-system-arm, or an installed one, e.g.
+# QEMU_ESPT_LIBVIRT_EMULATOR=/usr/local/bin/qemu-espt-system-arm.
+EMULATOR = os.environ.get("QEMU_ESPT_LIBVIRT_EMULATOR") or os.path.realpath(QEMU)
 
 DOMAIN = """<domain type='qemu'>
   <name>espt-test</name>
@@ -55,7 +58,7 @@ def run_domain(xml_text, tag):
     with open(xml, "w") as f:
         f.write(xml_text.format(kernel=kernel_path("armmp"),
                                 initrd=os.path.join(GUEST, "initramfs.cpio.gz"),
-                                qemu=os.path.realpath(QEMU), console=console))
+                                qemu=EMULATOR, console=console))
     p = subprocess.run(["unshare", "--mount", "--propagation", "private",
                         "python3", os.path.join(ROOT, "tests", "libvirt", "private.py"),
                         work, xml, console],
