@@ -90,8 +90,9 @@ ESPT_BOOL_PROP(chain)
 ESPT_BOOL_PROP(check)
 ESPT_BOOL_PROP(test_no_target)
 
-/* A uint32 property with a range; @opaque is its field's offset. */
+/* A uint32 property with a range; @opaque points to its EsptU32Prop. */
 typedef struct EsptU32Prop {
+    const char *name, *description;
     size_t field;
     uint32_t min, max;
 } EsptU32Prop;
@@ -122,23 +123,30 @@ static void espt_prop_set_u32(Object *obj, Visitor *v, const char *name,
     *(uint32_t *)((char *)espt_settings(obj) + p->field) = value;
 }
 
-static const EsptU32Prop espt_key_start_prop = {
-    offsetof(EsptSettings, chain_key_start), 1, ESPT_CHAIN_KEY_LAST
-};
-/* 0 is automatic; else at least a few mappings per table. */
-static const EsptU32Prop espt_budget_prop = {
-    offsetof(EsptSettings, budget), 0, INT32_MAX
-};
-
-/* The adaptive policy's knobs: up to a second; at least one fault. */
-static const EsptU32Prop espt_new_as_prop = {
-    offsetof(EsptSettings, new_as_us), 0, 1000 * 1000
-};
-static const EsptU32Prop espt_cold_prop = {
-    offsetof(EsptSettings, cold_us), 0, 1000 * 1000
-};
-static const EsptU32Prop espt_storm_prop = {
-    offsetof(EsptSettings, storm_faults), 1, 1000 * 1000
+/* The tuning and test knobs that are numbers. */
+static const EsptU32Prop espt_u32_props[] = {
+    { "x-espt-chain-key-start",
+      "First key of ESPT's chained jumps (test knob: a value near "
+      "the end makes keys run out soon)",
+      offsetof(EsptSettings, chain_key_start), 1, ESPT_CHAIN_KEY_LAST },
+    /* 0 is automatic; espt_accel_init() checks the rest. */
+    { "x-espt-budget",
+      "Shadow mappings ESPT may keep before it drops tables (tuning and "
+      "test knob; 0, the default, derives it from vm.max_map_count)",
+      offsetof(EsptSettings, budget), 0, INT32_MAX },
+    /* The adaptive policy's: up to a second; at least one fault. */
+    { "x-espt-new-as-us",
+      "Tuning knob of espt-adaptive: microseconds a vCPU runs softmmu "
+      "code in a guest address space new to it",
+      offsetof(EsptSettings, new_as_us), 0, 1000 * 1000 },
+    { "x-espt-cold-us",
+      "Tuning knob of espt-adaptive: microseconds a vCPU runs softmmu "
+      "code after a shadow fault storm",
+      offsetof(EsptSettings, cold_us), 0, 1000 * 1000 },
+    { "x-espt-storm-faults",
+      "Tuning knob of espt-adaptive: shadow faults in 4 ms (with "
+      "mappings dropped) that make a storm",
+      offsetof(EsptSettings, storm_faults), 1, 1000 * 1000 },
 };
 
 static const struct {
@@ -190,6 +198,8 @@ static void espt_prop_set_test_break(Object *obj, const char *value,
 
 void espt_accel_class_init(ObjectClass *oc, ptrdiff_t offset)
 {
+    int i;
+
     espt_settings_offset = offset;
     object_class_property_add_enum(oc, "espt", "OnOffAuto",
         &OnOffAuto_lookup, espt_prop_get_mode, espt_prop_set_mode);
@@ -214,36 +224,13 @@ void espt_accel_class_init(ObjectClass *oc, ptrdiff_t offset)
         "ESPT checks itself as it runs: every chained jump and inline "
         "lookup against a full lookup, every shadow page against a walk "
         "of the guest page tables (slow; mismatches in 'info espt')");
-    object_class_property_add(oc, "x-espt-chain-key-start", "uint32",
-        espt_prop_get_u32, espt_prop_set_u32, NULL,
-        (void *)&espt_key_start_prop);
-    object_class_property_set_description(oc, "x-espt-chain-key-start",
-        "First key of ESPT's chained jumps (test knob: a value near "
-        "the end makes keys run out soon)");
-    object_class_property_add(oc, "x-espt-budget", "uint32",
-        espt_prop_get_u32, espt_prop_set_u32, NULL,
-        (void *)&espt_budget_prop);
-    object_class_property_set_description(oc, "x-espt-budget",
-        "Shadow mappings ESPT may keep before it drops tables (tuning and "
-        "test knob; 0, the default, derives it from vm.max_map_count)");
-    object_class_property_add(oc, "x-espt-new-as-us", "uint32",
-        espt_prop_get_u32, espt_prop_set_u32, NULL,
-        (void *)&espt_new_as_prop);
-    object_class_property_set_description(oc, "x-espt-new-as-us",
-        "Tuning knob of espt-adaptive: microseconds a vCPU runs softmmu "
-        "code in a guest address space new to it");
-    object_class_property_add(oc, "x-espt-cold-us", "uint32",
-        espt_prop_get_u32, espt_prop_set_u32, NULL,
-        (void *)&espt_cold_prop);
-    object_class_property_set_description(oc, "x-espt-cold-us",
-        "Tuning knob of espt-adaptive: microseconds a vCPU runs softmmu "
-        "code after a shadow fault storm");
-    object_class_property_add(oc, "x-espt-storm-faults", "uint32",
-        espt_prop_get_u32, espt_prop_set_u32, NULL,
-        (void *)&espt_storm_prop);
-    object_class_property_set_description(oc, "x-espt-storm-faults",
-        "Tuning knob of espt-adaptive: shadow faults in 4 ms (with "
-        "mappings dropped) that make a storm");
+    for (i = 0; i < ARRAY_SIZE(espt_u32_props); i++) {
+        const EsptU32Prop *p = &espt_u32_props[i];
+
+        object_class_property_add(oc, p->name, "uint32", espt_prop_get_u32,
+                                  espt_prop_set_u32, NULL, (void *)p);
+        object_class_property_set_description(oc, p->name, p->description);
+    }
     object_class_property_add_str(oc, "x-espt-test-break",
         espt_prop_get_test_break, espt_prop_set_test_break);
     object_class_property_set_description(oc, "x-espt-test-break",
