@@ -1,7 +1,8 @@
 # qemu-espt top-level Makefile.
 #
 #   make            assemble/refresh the selected base, build, link ./qemu-system-arm
-#   make guest      fetch Debian armhf kernels, build the test initramfs
+#                   and ./qemu-arm (10.0 also ./qemu-system-aarch64, ./qemu-aarch64)
+#   make guest      fetch Debian armhf and arm64 kernels, build the test initramfs
 #   make python-image  Debian's armhf python3.11 and CPython's tests, for tests/test_python.py
 #   make check      build everything and run every test on the selected base
 #   make demo       the main job: boot the default guest and run a workload
@@ -27,6 +28,8 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 
 BASES := 7.2 10.0
+# Every program a base may build (10.0 adds AArch64), linked at the top.
+ALL_BINS := qemu-system-arm qemu-arm qemu-system-aarch64 qemu-aarch64
 
 .PHONY: all build guest bench-image python-image bench check demo clean distclean help \
 	check-series $(addprefix build-,$(BASES)) $(addprefix check-,$(BASES))
@@ -34,17 +37,17 @@ BASES := 7.2 10.0
 all: build
 
 help:
-	@sed -n '3,16p' Makefile
+	@sed -n '3,17p' Makefile
 
 # configure is cheap when nothing changed: it re-verifies the base, re-applies
 # patches/ only if they changed, relinks our files, and re-runs upstream
 # configure only when its arguments changed.
-# ninja-obj DIR: build both binaries in DIR.  Run from the build tree,
+# ninja-obj DIR: build the base's programs (BINS in DIR/../config.mk) in DIR.  Run from the build tree,
 # QEMU looks for data files only under qemu-bundle/; the virt board's
 # default NIC wants efi-virtio.rom, which Debian ships in ipxe-qemu.
 define ninja-obj
 	@test -f $(1)/build.ninja
-	ninja -C $(1) qemu-system-arm qemu-arm
+	ninja -C $(1) $$(sed -n 's/^BINS := //p' $(1)/../config.mk)
 	@mkdir -p $(1)/qemu-bundle/usr/local/share/qemu
 	@for f in /usr/lib/ipxe/qemu/*.rom; do \
 	    [ -e "$$f" ] && ln -sfn "$$f" $(1)/qemu-bundle/usr/local/share/qemu/; \
@@ -54,8 +57,8 @@ endef
 build:
 	@./configure $(CONFIGURE_ARGS)
 	$(call ninja-obj,build/obj)
-	@ln -sfn build/obj/qemu-system-arm qemu-system-arm
-	@ln -sfn build/obj/qemu-arm qemu-arm
+	@rm -f $(ALL_BINS)
+	@for b in $$(sed -n 's/^BINS := //p' build/config.mk); do ln -sfn build/obj/$$b $$b; done
 	@./qemu-system-arm --version | head -n 1
 
 # Another base, side by side with the selected one (its own arguments if
@@ -73,6 +76,7 @@ check-series: build
 
 guest:
 	tests/guest/build.sh
+	tests/guest/build.sh --arch=arm64
 
 bench-image: guest
 	tests/bench/build.sh
@@ -114,7 +118,7 @@ $(addprefix deb-,$(BASES)): deb-%: build-%
 
 clean:
 	@if [ -f build/obj/build.ninja ]; then ninja -C build/obj clean; fi
-	rm -f qemu-system-arm qemu-arm
+	rm -f $(ALL_BINS)
 
 distclean:
-	rm -rf build qemu-system-arm qemu-arm
+	rm -rf build $(ALL_BINS)

@@ -20,6 +20,8 @@ PKGS=(
     ipxe-qemu
     # guest: cross compiler for our test programs, unpacking debs
     gcc-arm-linux-gnueabihf libc6-dev-armhf-cross dpkg
+    # the arm64 guest (10.0): its test programs
+    gcc-aarch64-linux-gnu libc6-dev-arm64-cross
     # tests and benchmarks
     python3-matplotlib
     # tests: a private libvirtd (tests/test_libvirt.py), qcow2 disks for

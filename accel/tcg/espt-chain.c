@@ -287,8 +287,9 @@ bool espt_gen_chain(DisasContextBase *db, uint64_t dest)
     TCGv_i32 key, bad, tbcf;
     TCGLabel *miss;
 
+    /* Not yet with 64-bit guest addresses (segmented tables). */
     if (!(cflags & CF_ESPT) || (cflags & (CF_NO_GOTO_TB | CF_NO_GOTO_PTR)) ||
-        !espt_cfg.chain || !espt_slots) {
+        !espt_cfg.chain || !espt_slots || espt.segmented) {
         return false;
     }
     s = espt_chain_slot_new(dest, cflags);
@@ -399,7 +400,7 @@ bool espt_gen_lookup(void)
     TCGLabel *miss;
 
     if (!(cflags & CF_ESPT) || (cflags & CF_NO_GOTO_PTR) || !espt_cfg.chain ||
-        !espt_ops->gen_tb_state) {
+        !espt_ops->gen_tb_state || espt.segmented) {
         return false;
     }
     pc = espt_temp_new_tb_i32();

@@ -183,7 +183,7 @@ void HELPER(espt_check_jump)(CPUArchState *env, const void *ptr)
 
 /* A mapped page of a table, as the audit copies it. */
 typedef struct EsptCheckPage {
-    uint32_t va;
+    vaddr va;
     gpointer val;               /* espt_page_val() */
 } EsptCheckPage;
 
@@ -209,7 +209,7 @@ static void espt_check_suspect(EsptTable *t, GHashTable *suspects,
                                const char *why)
 {
     EsptCheckSuspect *old = t->check_suspects ?
-        g_hash_table_lookup(t->check_suspects, GUINT_TO_POINTER(p->va)) :
+        g_hash_table_lookup(t->check_suspects, ESPT_VKEY(p->va)) :
         NULL;
     EsptCheckSuspect *s = g_new0(EsptCheckSuspect, 1);
 
@@ -222,13 +222,14 @@ static void espt_check_suspect(EsptTable *t, GHashTable *suspects,
     if (!s->reported && now - s->since >= ESPT_CHECK_AUDIT_NS) {
         s->reported = true;
         qatomic_inc(&espt_check_stats.page_errors);
-        espt_check_failed("table asid %d: page 0x%08x (ram 0x%" PRIx64
-                          ", %s) for %" PRId64 " ms: %s", t->asid, p->va,
+        espt_check_failed("table asid %d: page 0x%08" PRIx64 " (ram 0x%" PRIx64
+                          ", %s) for %" PRId64 " ms: %s", t->asid,
+                          (uint64_t)p->va,
                           (uint64_t)espt_page_ram(p->val),
                           espt_page_writable(p->val) ? "writable" :
                           "read-only", (now - s->since) / 1000000, why);
     }
-    g_hash_table_insert(suspects, GUINT_TO_POINTER(p->va), s);
+    g_hash_table_insert(suspects, ESPT_VKEY(p->va), s);
 }
 
 /* The audit of @t is over: @suspects are the pages that disagree now. */
@@ -277,7 +278,7 @@ static void espt_check_table(CPUState *cpu, EsptTable *t)
                               g_hash_table_size(t->pages));
     g_hash_table_iter_init(&it, t->pages);
     while (g_hash_table_iter_next(&it, &k, &v)) {
-        EsptCheckPage p = { .va = GPOINTER_TO_UINT(k), .val = v };
+        EsptCheckPage p = { .va = ESPT_KEYV(k), .val = v };
 
         g_array_append_val(pages, p);
     }
@@ -318,7 +319,7 @@ static void espt_check_table(CPUState *cpu, EsptTable *t)
              * write-protected meanwhile from another thread.
              */
             qemu_mutex_lock(&espt.lock);
-            if (g_hash_table_lookup(t->pages, GUINT_TO_POINTER(p->va)) !=
+            if (g_hash_table_lookup(t->pages, ESPT_VKEY(p->va)) !=
                 p->val) {
                 why = NULL;
             }

@@ -40,7 +40,7 @@ static G_NORETURN void espt_fallback(CPUState *cpu, uintptr_t retaddr)
 }
 
 /* A user access at @addr of @t faulted: map the page, or run on softmmu. */
-static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
+static void espt_fault(CPUState *cpu, EsptTable *t, vaddr addr,
                        bool is_write, uintptr_t retaddr)
 {
     CPUArchState *env = espt_cpu_env(cpu);
@@ -106,7 +106,8 @@ static void espt_fault(CPUState *cpu, EsptTable *t, uint32_t addr,
         }
     }
     qemu_mutex_lock(&espt.lock);
-    if (!espt_map(t, addr & ~(ESPT_PAGE - 1), host, prot, lg) || t->stale) {
+    if (!espt_map(t, addr & ~(vaddr)(ESPT_PAGE - 1), host, prot, lg) ||
+        t->stale) {
         qemu_mutex_unlock(&espt.lock);
         qatomic_inc(&espt_stats.fallbacks_io);
         trace_espt_fallback(cpu->cpu_index, addr, "cannot map");
@@ -131,6 +132,118 @@ static bool espt_pc_in_code(uintptr_t pc)
     return in_code_gen_buffer((const void *)(pc - tcg_splitwx_diff));
 }
 
+/*
+ * Segmented tables (espt-internal.h).  The backend emits a CF_ESPT access
+ * as "mov map(GS:[bits 47:32 of VA] * 8), %base" then one access at
+ * (%base + %va [+ disp]), %va holding the guest address.  Where it goes:
+ *
+ * - a segment with a window: window + VA's low 32 bits, if VA's bits
+ *   63:48 are 0; else that plus (bits 63:48) << 48, which has bits 63:48
+ *   not 0 while bit 47 is 0 (a window lies below 2^47): not canonical, a
+ *   general protection fault;
+ * - a segment without: ESPT_SEG_NONE + VA, not canonical either.
+ *
+ * So an access reaches its window or faults, and a window's page is
+ * mapped only for the guest page of that segment.  A page fault names
+ * the byte: its window gives the guest address.  A protection fault names
+ * nothing: the guest address is in %va, which the instruction encodes as
+ * the index of its SIB byte.  Read it back from the code.
+ */
+static const int espt_gregs[16] = {
+    REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+    REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15,
+};
+
+static bool espt_decode_access(const uint8_t *p, ucontext_t *uc,
+                               vaddr *addr, bool *is_write, int *base)
+{
+    int rex = 0, op, modrm, sib, idx;
+    int64_t disp = 0;
+
+    while (*p == 0x65 || *p == 0x66 || *p == 0x67) {
+        p++;
+    }
+    if ((*p & 0xf0) == 0x40) {
+        rex = *p++;
+    }
+    op = *p++;
+    if (op == 0x0f) {
+        op = 0x0f00 | *p++;
+    }
+    switch (op) {
+    case 0x88: case 0x89: case 0xc6: case 0xc7:
+        *is_write = true;
+        break;
+    case 0x8a: case 0x8b: case 0x63:
+    case 0x0fb6: case 0x0fb7: case 0x0fbe: case 0x0fbf:
+        *is_write = false;
+        break;
+    default:
+        return false;
+    }
+    modrm = *p++;
+    if ((modrm & 7) != 4 || (modrm >> 6) == 3) {
+        return false;
+    }
+    sib = *p++;
+    idx = ((sib >> 3) & 7) | (rex & 2 ? 8 : 0);
+    if (idx == 4 || ((sib & 7) == 5 && !(modrm >> 6))) {
+        return false;           /* no index, or no base: not ours */
+    }
+    if ((modrm >> 6) == 1) {
+        disp = (int8_t)p[0];
+    } else if ((modrm >> 6) == 2) {
+        disp = (int32_t)ldl_le_p(p);
+    }
+    *addr = uc->uc_mcontext.gregs[espt_gregs[idx]] + disp;
+    *base = espt_gregs[(sib & 7) | (rex & 1 ? 8 : 0)];
+    return true;
+}
+
+static void espt_sigsegv_seg(CPUState *cpu, EsptTable *t, siginfo_t *info,
+                             ucontext_t *uc, uintptr_t pc)
+{
+    uintptr_t a = (uintptr_t)info->si_addr;
+    uintptr_t off = a - (uintptr_t)t->base;
+    bool is_write = uc->uc_mcontext.gregs[REG_ERR] & 2;
+    vaddr addr;
+    int base;
+
+    if (a && off < (uintptr_t)t->nsegs * ESPT_STRIDE) {
+        /* A page fault in a window: it names the byte. */
+        if (off % ESPT_STRIDE >= ESPT_REGION_SIZE) {
+            qatomic_inc(&espt_stats.fallbacks_wrap);
+            trace_espt_fallback(cpu->cpu_index, off, "crosses a segment");
+            espt_fallback(cpu, pc + GETPC_ADJ);
+        }
+        addr = ((vaddr)t->seg[off / ESPT_STRIDE] << ESPT_SEG_SHIFT) +
+               off % ESPT_STRIDE;
+    } else if (!espt_decode_access((const uint8_t *)pc, uc, &addr,
+                                   &is_write, &base)) {
+        sigaction(SIGSEGV, &espt.old_segv, NULL);
+        return;                 /* not an access of ours: a crash */
+    } else if (addr >> 48) {
+        /*
+         * Bits 63:48 set (TTBR1's half, or a tag TBI does not remove):
+         * the segment map cannot tell such a page from its alias below
+         * 2^48, so it is never mapped; the softmmu decides.
+         */
+        qatomic_inc(&espt_stats.fallbacks_wrap);
+        trace_espt_fallback(cpu->cpu_index, addr, "above 2^48");
+        espt_fallback(cpu, pc + GETPC_ADJ);
+    } else {
+        /*
+         * A segment without a window: the access gets one, but the
+         * instruction that runs again reads its base register, which
+         * holds what the map had before.  Give it the new word.
+         */
+        espt_fault(cpu, t, addr, is_write, pc + GETPC_ADJ);
+        uc->uc_mcontext.gregs[base] = t->segmap[addr >> ESPT_SEG_SHIFT];
+        return;
+    }
+    espt_fault(cpu, t, addr, is_write, pc + GETPC_ADJ);
+}
+
 /* The SIGSEGV handler (SA_SIGINFO), installed by espt_accel_init(). */
 void espt_sigsegv(int sig, siginfo_t *info, void *puc)
 {
@@ -142,8 +255,9 @@ void espt_sigsegv(int sig, siginfo_t *info, void *puc)
     sigset_t set;
     uint64_t off;
 
-    if (!t || !cpu || !espt_pc_in_code(pc) || a < (uintptr_t)t->base ||
-        a >= (uintptr_t)t->base + ESPT_STRIDE) {
+    if (!t || !cpu || !espt_pc_in_code(pc) ||
+        (!espt.segmented && (a < (uintptr_t)t->base ||
+                             a >= (uintptr_t)t->base + ESPT_STRIDE))) {
         /* Not ours: a real crash stays a crash. */
         sigaction(SIGSEGV, &espt.old_segv, NULL);
         return;
@@ -155,6 +269,10 @@ void espt_sigsegv(int sig, siginfo_t *info, void *puc)
     sigaddset(&set, SIGSEGV);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
+    if (espt.segmented) {
+        espt_sigsegv_seg(cpu, t, info, uc, pc);
+        return;
+    }
     /* As for return addresses, restore_state looks before the pc. */
     pc += GETPC_ADJ;
     if (off >= ESPT_REGION_SIZE) {

@@ -130,13 +130,11 @@ static void espt_flush_pages(EsptTable *t, vaddr addr, vaddr len)
         return;
     }
     for (a = addr & ~(vaddr)(ESPT_PAGE - 1); a < addr + len; a += ESPT_PAGE) {
-        uint32_t p = a;
-
-        if (test_bit(p >> 20, t->granules) &&
+        if (test_bit(espt_granule(a), t->granules) &&
             !(espt_cfg.test_break & ESPT_BREAK_PAGE_FLUSH)) {
-            espt_drop_page(t, p);
+            espt_drop_page(t, a);
         }
-        if (espt_jc_has_page(t, p)) {
+        if (espt_jc_has_page(t, a)) {
             espt_jc_empty(t);
             qatomic_inc(&espt_stats.flush_code);
         }
@@ -157,7 +155,7 @@ static bool espt_flush_hits(EsptTable *t, vaddr addr, vaddr len)
         return true;
     }
     for (a = addr & ~(vaddr)(ESPT_PAGE - 1); a < addr + len; a += ESPT_PAGE) {
-        if (test_bit((uint32_t)a >> 20, t->granules) ||
+        if (test_bit(espt_granule(a), t->granules) ||
             espt_jc_has_page(t, a)) {
             return true;
         }
@@ -254,8 +252,10 @@ void espt_reset_dirty(ram_addr_t start, ram_addr_t length)
         for (; l; l = l->next) {
             EsptAlias *a = l->data;
 
-            if (mprotect(a->t->base + a->vpage, ESPT_PAGE, PROT_READ) == 0) {
-                g_hash_table_insert(a->t->pages, GUINT_TO_POINTER(a->vpage),
+            uint8_t *h = espt_host(a->t, a->vpage);
+
+            if (mprotect(h, ESPT_PAGE, PROT_READ) == 0) {
+                g_hash_table_insert(a->t->pages, ESPT_VKEY(a->vpage),
                                     espt_page_val(ram, false));
                 qatomic_inc(&espt_stats.write_protects);
                 trace_espt_write_protect(a->t->owner - espt.cpus, a->t->asid,
@@ -263,7 +263,7 @@ void espt_reset_dirty(ram_addr_t start, ram_addr_t length)
                 continue;
             }
             espt_host_failed("write-protect", errno);
-            if (espt_unmap_range(a->t, a->vpage, ESPT_PAGE)) {
+            if (espt_unmap_host(h, ESPT_PAGE)) {
                 /* No access at all is less than read-only: refaults. */
                 unmapped = g_slist_prepend(unmapped, a);
                 continue;

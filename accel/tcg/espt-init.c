@@ -469,6 +469,13 @@ static const char *espt_run_unsupported(void)
         return "ESPT does not support this target (" TARGET_NAME
                " registered no ESPT target ops)";
     }
+    /*
+     * The backend lowers accesses by the width of guest addresses: 32-bit
+     * ones into a flat table, 64-bit ones through a segment map.
+     */
+    if ((espt_ops->va_bits > 32) != (TARGET_LONG_BITS > 32)) {
+        return "ESPT's target ops do not match this target's address width";
+    }
     if (target_words_bigendian()) {
         return "ESPT does not support big-endian guests";
     }
@@ -479,6 +486,30 @@ static const char *espt_run_unsupported(void)
         return "ESPT does not support -icount";
     }
     return NULL;
+}
+
+/*
+ * Segmented tables: a segment map with no windows, which each table maps
+ * privately (copy-on-write) when first used (espt_set_gs()).
+ */
+static bool espt_segmap_init(Error **errp)
+{
+    size_t len = ESPT_SEGMAP_LEN * sizeof(uint64_t);
+    g_autofree uint64_t *none = g_new(uint64_t, ESPT_SEGMAP_LEN);
+    int i, fd = memfd_create("espt-segmap", MFD_CLOEXEC);
+
+    for (i = 0; i < ESPT_SEGMAP_LEN; i++) {
+        none[i] = ESPT_SEG_NONE;
+    }
+    if (fd < 0 || ftruncate(fd, len) || pwrite(fd, none, len, 0) != len) {
+        error_setg_errno(errp, errno, "ESPT: cannot make its segment map");
+        if (fd >= 0) {
+            close(fd);
+        }
+        return false;
+    }
+    espt.segmap_fd = fd;
+    return true;
 }
 
 bool espt_accel_init(const EsptSettings *s, Error **errp)
@@ -502,8 +533,10 @@ bool espt_accel_init(const EsptSettings *s, Error **errp)
         return false;
     }
     espt.ncpus = current_machine->smp.max_cpus;
+    espt.segmented = espt_ops->va_bits > 32;
     espt.budget = (espt_max_map_count() - ESPT_VMA_RESERVE -
-                   ESPT_ASIDS * espt.ncpus) / 2;
+                   ESPT_ASIDS * espt.ncpus *
+                   (espt.segmented ? ESPT_SEGS : 1)) / 2;
     if (espt_cfg.budget) {
         /* Asked for (tests: a far smaller one makes tables go often). */
         if (espt_cfg.budget < 16 || espt_cfg.budget > espt.budget) {
@@ -522,7 +555,11 @@ bool espt_accel_init(const EsptSettings *s, Error **errp)
                    why, 2048 + ESPT_VMA_RESERVE + ESPT_ASIDS * espt.ncpus);
         return false;
     }
-    espt.reserve = mmap(NULL, ESPT_STRIDE * ESPT_ASIDS * espt.ncpus,
+    espt.table_span = espt.segmented ? ESPT_SEGS * ESPT_STRIDE : ESPT_STRIDE;
+    if (espt.segmented && !espt_segmap_init(errp)) {
+        return false;
+    }
+    espt.reserve = mmap(NULL, espt.table_span * ESPT_ASIDS * espt.ncpus,
                         PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                         -1, 0);
     if (espt.reserve == MAP_FAILED) {
@@ -531,8 +568,9 @@ bool espt_accel_init(const EsptSettings *s, Error **errp)
                               "shadow tables (ulimit -v?)";
             return true;
         }
-        error_setg_errno(errp, errno, "ESPT cannot reserve %d x 256 x 4 GiB "
-                         "of address space (ulimit -v?)", espt.ncpus);
+        error_setg_errno(errp, errno, "ESPT cannot reserve %d x 256 x %d "
+                         "x 4 GiB of address space (ulimit -v?)", espt.ncpus,
+                         espt.segmented ? ESPT_SEGS : 1);
         return false;
     }
     espt.cpus = g_new0(EsptCpu, espt.ncpus);
@@ -540,7 +578,7 @@ bool espt_accel_init(const EsptSettings *s, Error **errp)
         EsptCpu *c = &espt.cpus[i / ESPT_ASIDS];
         EsptTable *t = &c->tables[i % ESPT_ASIDS];
 
-        t->base = espt.reserve + ESPT_STRIDE * i;
+        t->base = espt.reserve + espt.table_span * i;
         t->large_addr = -1;
         t->owner = c;
         t->asid = i % ESPT_ASIDS;

@@ -1,11 +1,18 @@
 /*
  * qemu-espt: state shared by the files of the shadow page table manager.
  *
- * Each vCPU owns one shadow table per guest ASID: a 4 GiB host region
+ * Each vCPU owns one shadow table per guest ASID.  For 32-bit guest
+ * addresses (EsptTargetOps.va_bits 32) a table is a 4 GiB host region
  * (plus a guard) reserved PROT_NONE at start, whose byte at offset A is
- * guest virtual address A as user mode sees it.  The vCPU thread's GS
- * base points at the current one, and TBs translated with CF_ESPT access
- * user memory as GS:[addr32].
+ * guest virtual address A as user mode sees it: the vCPU thread's GS base
+ * points at the current one, and TBs translated with CF_ESPT access user
+ * memory as GS:[addr32].  For wider ones (AArch64) a table is segmented:
+ * ESPT_SEGS such regions, each the window of one 4 GiB segment of the
+ * guest's address space (VA bits 47:32), assigned on first use, and a
+ * segment map of 64 Ki words, one per segment, at the GS base: the window
+ * minus the segment's base, or ESPT_SEG_NONE.  A CF_ESPT access computes
+ * its host address as map[VA bits 47:32] + VA (espt-fault.c has the
+ * argument that no guest address reaches outside the windows).
  *
  * Invariant: a page is mapped in a vCPU's table only while the same
  * vCPU's softmmu TLB could hold the same translation for the ESPT mmu
@@ -62,6 +69,21 @@ typedef target_ulong espt_tb_cs_t;
 
 #define ESPT_ASIDS         256
 
+/*
+ * Segmented tables: windows per table, segment map entries, and the entry
+ * of a segment without a window.  ESPT_SEG_NONE + VA is not canonical on
+ * x86-64 for any VA below 2^64 - 2^62 (bits 63:47 are not all equal), so
+ * the access raises SIGSEGV (a general protection fault, with no address).
+ */
+#define ESPT_SEGS          4
+#define ESPT_SEG_SHIFT     32
+#define ESPT_SEGMAP_LEN    (1 << 16)
+#define ESPT_SEG_NONE      (1ULL << 62)
+
+/* Guest virtual pages as keys of GHashTables (64-bit hosts only). */
+#define ESPT_VKEY(va)      ((gpointer)(uintptr_t)(va))
+#define ESPT_KEYV(k)       ((vaddr)(uintptr_t)(k))
+
 /* The adaptive policy's defaults (espt-policy.c, the x- knobs). */
 #define ESPT_NEW_AS_US     10000
 #define ESPT_COLD_US       20000
@@ -70,7 +92,15 @@ typedef target_ulong espt_tb_cs_t;
 typedef struct EsptCpu EsptCpu;
 
 typedef struct EsptTable {
-    uint8_t *base;
+    uint8_t *base;              /* the region, or the first window */
+    /*
+     * Segmented tables: the segment map (GS base while current), NULL
+     * until first used, and which segment each window serves (nsegs of
+     * them).  The windows stay assigned when the table is emptied.
+     */
+    uint64_t *segmap;
+    uint32_t seg[ESPT_SEGS];
+    unsigned nsegs;
     GHashTable *pages;          /* guest vpage -> espt_page_val() */
     EsptContext ctx;            /* translation registers when filled */
     vaddr large_addr;           /* like CPUTLBDesc: span of large pages */
@@ -168,7 +198,7 @@ enum {
 /* One shadow mapping of a RAM page, in the reverse map. */
 typedef struct EsptAlias {
     EsptTable *t;
-    uint32_t vpage;
+    vaddr vpage;
 } EsptAlias;
 
 /* The manager's state (espt-table.c); lock guards tables and rmap. */
@@ -183,6 +213,9 @@ typedef struct EsptState {
     uint64_t tables_live;
     struct sigaction old_segv;
     bool have_wrgsbase;
+    bool segmented;             /* tables are segmented (va_bits > 32) */
+    size_t table_span;          /* host address space of one table */
+    int segmap_fd;              /* a segment map of ESPT_SEG_NONE only */
 } EsptState;
 extern EsptState espt;
 
@@ -203,6 +236,7 @@ typedef struct EsptStats {
     uint64_t table_switches, cold_periods, upgrades, maps_large;
     uint64_t host_failures, tables_stale, inhibits, cold_fallbacks;
     uint64_t chain_shared, lookup_mismatch, chain_flushes;
+    uint64_t seg_evictions;
 } EsptStats;
 extern EsptStats espt_stats;
 
@@ -253,37 +287,67 @@ static inline EsptCpu *espt_cpu(CPUState *cpu)
 #define ESPT_CODE_SHIFT 16
 #define ESPT_CODE_BITS  (1 << (32 - ESPT_CODE_SHIFT))
 
-static inline void espt_code_mark(unsigned long *code, uint32_t pc,
+static inline unsigned long espt_code_bit(vaddr va)
+{
+    return (va >> ESPT_CODE_SHIFT) & (ESPT_CODE_BITS - 1);
+}
+
+/* Wider guest addresses fold onto the same bits: a test may err on yes. */
+static inline void espt_code_mark(unsigned long *code, vaddr pc,
                                   uint32_t size)
 {
-    set_bit(pc >> ESPT_CODE_SHIFT, code);
-    set_bit((uint32_t)(pc + MAX(size, 1) - 1) >> ESPT_CODE_SHIFT, code);
+    set_bit(espt_code_bit(pc), code);
+    set_bit(espt_code_bit(pc + MAX(size, 1) - 1), code);
 }
 
 /*
  * Whether a TB in the table's jc may have code on the page at @vpage: as
  * upstream assumes, one that starts on the page before may reach into it.
  */
-static inline bool espt_jc_has_page(EsptTable *t, uint32_t vpage)
+static inline bool espt_jc_has_page(EsptTable *t, vaddr vpage)
 {
     return t->jc_used &&
-           (test_bit(vpage >> ESPT_CODE_SHIFT, t->code) ||
-            test_bit((uint32_t)(vpage - ESPT_PAGE) >> ESPT_CODE_SHIFT,
-                     t->code));
+           (test_bit(espt_code_bit(vpage), t->code) ||
+            test_bit(espt_code_bit(vpage - ESPT_PAGE), t->code));
+}
+
+/* 1 MiB granules that may hold pages (EsptTable.granules), folded alike. */
+static inline unsigned long espt_granule(vaddr va)
+{
+    return (va >> 20) & 4095;
+}
+
+/*
+ * The host address of guest virtual address @va in @t, or NULL if its
+ * segment has no window (segmented tables).
+ */
+static inline uint8_t *espt_host(EsptTable *t, vaddr va)
+{
+    unsigned i;
+
+    if (!espt.segmented) {
+        return t->base + (uint32_t)va;
+    }
+    for (i = 0; i < t->nsegs; i++) {
+        if (t->seg[i] == va >> ESPT_SEG_SHIFT) {
+            return t->base + i * ESPT_STRIDE + (uint32_t)va;
+        }
+    }
+    return NULL;
 }
 
 /* espt-table.c; "locked": called with espt.lock held. */
 void espt_host_failed(const char *what, int err);
-bool espt_unmap_range(EsptTable *t, uint64_t start, uint64_t len);
+bool espt_unmap_host(uint8_t *host, uint64_t len);
 void espt_mark_stale(EsptTable *t);                         /* locked */
-void espt_forget_page(EsptTable *t, uint32_t vpage, ram_addr_t ram);
-void espt_drop_page(EsptTable *t, uint32_t vpage);          /* locked */
+void espt_forget_page(EsptTable *t, vaddr vpage, ram_addr_t ram);
+void espt_drop_page(EsptTable *t, vaddr vpage);             /* locked */
 void espt_set_live(EsptTable *t);                           /* locked */
 void espt_drop_all(EsptTable *t);                           /* locked */
 void espt_drop_cpu(EsptCpu *c);                             /* locked */
-bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
+bool espt_map(EsptTable *t, vaddr vpage, void *host, int prot,
               unsigned lg_page_size);                       /* locked */
-void espt_map_large(CPUState *cpu, EsptTable *t, uint32_t addr,
+void espt_map_large(CPUState *cpu, EsptTable *t, vaddr addr,
                     int prot, unsigned lg, uintptr_t retaddr);
 bool espt_set_gs(EsptTable *t);
 

@@ -24,6 +24,8 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->asids = ESPT_ASIDS;
     info->mmu_index = espt_mmu_idx;
     info->gs_base = g_strdup(espt.have_wrgsbase ? "wrgsbase" : "arch_prctl");
+    info->tables = g_strdup(espt.segmented ? "segmented" : "flat");
+    info->segment_evictions = qatomic_read(&espt_stats.seg_evictions);
     info->pages_mapped = espt.pages;
     info->vma_budget = espt.budget;
     info->tables_live = espt.tables_live;
@@ -137,6 +139,7 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "chain-flushes", i->chain_flushes },
         { "host-failures", i->host_failures },
         { "tables-stale", i->tables_stale },
+        { "segment-evictions", i->segment_evictions },
         { "inhibits", i->inhibits },
     };
     const struct {
@@ -158,8 +161,9 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         return;
     }
     monitor_printf(mon, "ESPT is on: %" PRId64 " vCPU(s) x %" PRId64
-                   " ASIDs, mmu index %" PRId64 ", GS base via %s\n",
-                   i->vcpus, i->asids, i->mmu_index, i->gs_base);
+                   " ASIDs, %s tables, mmu index %" PRId64
+                   ", GS base via %s\n", i->vcpus, i->asids, i->tables,
+                   i->mmu_index, i->gs_base);
     if (i->inhibited) {
         monitor_printf(mon, "  softmmu only during %s\n", i->inhibited);
     }

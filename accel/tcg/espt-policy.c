@@ -122,7 +122,7 @@ static uint32_t espt_cflags_now(CPUState *cpu)
         tlb_flush_by_mmuidx(cpu, 1 << espt_mmu_idx);
     }
     /* One table per ASID: a context switch only moves the GS base. */
-    asid = ops->context(cpu, &ctx);
+    asid = ops->context(cpu, &ctx) & (ESPT_ASIDS - 1);
     t = &c->tables[asid];
     if (unlikely(memcmp(&ctx, &t->ctx, sizeof(ctx)))) {
         /* Same ASID, other translation registers: start it again. */

@@ -2,7 +2,8 @@
  * qemu-espt: shadow tables, their host mappings, the reverse map and the
  * budget of mapped pages.
  *
- * A table is a reserved 4 GiB region (espt-internal.h); its pages are
+ * A table is a reserved 4 GiB region, or windows of them with a segment
+ * map (espt-internal.h); its pages are
  * MAP_SHARED aliases of guest RAM pages, of the memfd that QEMU uses too,
  * recorded in the table's page hash and in the reverse map from RAM page
  * to aliases, so that the flush hooks (espt-flush.c) can drop them by
@@ -32,7 +33,7 @@ EsptStats espt_stats;
 EsptCheckStats espt_check_stats;
 __thread EsptTable *espt_thread_table;
 
-static void espt_rmap_del(EsptTable *t, uint32_t vpage, ram_addr_t ram)
+static void espt_rmap_del(EsptTable *t, vaddr vpage, ram_addr_t ram)
 {
     GSList *l = g_hash_table_lookup(espt.rmap, (gpointer)(uintptr_t)ram);
     GSList *it;
@@ -73,9 +74,9 @@ void espt_host_failed(const char *what, int err)
  * Back to reserved address space (PROT_NONE, keeping the reservation: a
  * munmap could let another mmap take the range).
  */
-bool espt_unmap_range(EsptTable *t, uint64_t start, uint64_t len)
+bool espt_unmap_host(uint8_t *host, uint64_t len)
 {
-    void *p = mmap(t->base + start, len, PROT_NONE,
+    void *p = mmap(host, len, PROT_NONE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
                    -1, 0);
 
@@ -98,26 +99,27 @@ void espt_mark_stale(EsptTable *t)
 }
 
 /* Forget a page that is no longer mapped; called with espt.lock held. */
-void espt_forget_page(EsptTable *t, uint32_t vpage, ram_addr_t ram)
+void espt_forget_page(EsptTable *t, vaddr vpage, ram_addr_t ram)
 {
     espt_rmap_del(t, vpage, ram);
-    g_hash_table_remove(t->pages, GUINT_TO_POINTER(vpage));
+    g_hash_table_remove(t->pages, ESPT_VKEY(vpage));
     espt.pages--;
 }
 
 /* Drop one page; called with espt.lock held. */
-void espt_drop_page(EsptTable *t, uint32_t vpage)
+void espt_drop_page(EsptTable *t, vaddr vpage)
 {
     gpointer v;
 
     if (!t->pages) {
         return;
     }
-    v = g_hash_table_lookup(t->pages, GUINT_TO_POINTER(vpage));
+    v = g_hash_table_lookup(t->pages, ESPT_VKEY(vpage));
     if (!v) {
         return;
     }
-    if (!espt_unmap_range(t, vpage, ESPT_PAGE)) {
+    /* A mapped page's segment has a window. */
+    if (!espt_unmap_host(espt_host(t, vpage), ESPT_PAGE)) {
         /*
          * Unmapping one page splits a host mapping; unmapping the whole
          * table replaces all of them by one, which the host can do.
@@ -138,6 +140,19 @@ void espt_set_live(EsptTable *t)
     }
 }
 
+/* Every window of @t back to reserved address space. */
+static bool espt_unmap_windows(EsptTable *t)
+{
+    unsigned i, n = espt.segmented ? t->nsegs : 1;
+
+    for (i = 0; i < n; i++) {
+        if (!espt_unmap_host(t->base + i * ESPT_STRIDE, ESPT_REGION_SIZE)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Drop the whole table; called with espt.lock held. */
 void espt_drop_all(EsptTable *t)
 {
@@ -152,21 +167,21 @@ void espt_drop_all(EsptTable *t)
         t->jc_used = false;
     }
     if (t->pages && g_hash_table_size(t->pages)) {
-        if (!espt_unmap_range(t, 0, ESPT_REGION_SIZE)) {
+        if (!espt_unmap_windows(t)) {
             /* Keep its pages on record; see EsptTable.stale. */
             espt_mark_stale(t);
             return;
         }
         g_hash_table_iter_init(&it, t->pages);
         while (g_hash_table_iter_next(&it, &k, &v)) {
-            espt_rmap_del(t, GPOINTER_TO_UINT(k), espt_page_ram(v));
+            espt_rmap_del(t, ESPT_KEYV(k), espt_page_ram(v));
             espt.pages--;
             t->owner->window_drops++;
         }
         g_hash_table_remove_all(t->pages);
     } else if (t->stale) {
         /* A failed mmap may have left a hole in its reservation. */
-        if (!espt_unmap_range(t, 0, ESPT_REGION_SIZE)) {
+        if (!espt_unmap_windows(t)) {
             return;
         }
     }
@@ -195,11 +210,46 @@ void espt_drop_cpu(EsptCpu *c)
  * cannot be mapped: the caller runs the access on softmmu.  Called with
  * espt.lock held.
  */
-bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
+/*
+ * Segmented tables: give @va's segment a window of @t, emptying @t first
+ * if all are taken.  Its host address, or NULL if @t is stale.  Called
+ * with espt.lock held.
+ */
+static uint8_t *espt_seg_window(EsptTable *t, vaddr va)
+{
+    uint32_t seg = va >> ESPT_SEG_SHIFT;
+    uint8_t *h = espt_host(t, va);
+    unsigned i;
+
+    if (h) {
+        return h;
+    }
+    if (t->nsegs == ESPT_SEGS) {
+        /* Few processes use more: start over with the segments in use. */
+        espt_drop_all(t);
+        if (t->stale) {
+            return NULL;
+        }
+        for (i = 0; i < t->nsegs; i++) {
+            t->segmap[t->seg[i]] = ESPT_SEG_NONE;
+        }
+        t->nsegs = 0;
+        qatomic_inc(&espt_stats.seg_evictions);
+    }
+    i = t->nsegs++;
+    t->seg[i] = seg;
+    h = t->base + i * ESPT_STRIDE;
+    /* The vCPU reads it through GS in generated code, on this thread. */
+    t->segmap[seg] = (uintptr_t)h - ((uint64_t)seg << ESPT_SEG_SHIFT);
+    return h + (uint32_t)va;
+}
+
+bool espt_map(EsptTable *t, vaddr vpage, void *host, int prot,
               unsigned lg_page_size)
 {
     RAMBlock *rb;
     ram_addr_t offset, ram;
+    uint8_t *h;
     void *p;
     gpointer old;
     int fd;
@@ -238,12 +288,15 @@ bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
     if ((prot & PROT_WRITE) && cpu_physical_memory_is_clean(ram)) {
         prot &= ~PROT_WRITE;
     }
-    old = t->pages ? g_hash_table_lookup(t->pages, GUINT_TO_POINTER(vpage))
-                   : NULL;
+    h = espt.segmented ? espt_seg_window(t, vpage) : espt_host(t, vpage);
+    if (!h) {
+        return false;
+    }
+    old = t->pages ? g_hash_table_lookup(t->pages, ESPT_VKEY(vpage)) : NULL;
     if (old && espt_page_ram(old) == ram) {
         /* Same guest page, other permission (read-only -> writable). */
-        if (mprotect(t->base + vpage, ESPT_PAGE, prot) == 0) {
-            g_hash_table_insert(t->pages, GUINT_TO_POINTER(vpage),
+        if (mprotect(h, ESPT_PAGE, prot) == 0) {
+            g_hash_table_insert(t->pages, ESPT_VKEY(vpage),
                                 espt_page_val(ram, prot & PROT_WRITE));
             qatomic_inc(&espt_stats.upgrades);
             return true;
@@ -251,7 +304,7 @@ bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
         espt_host_failed("upgrade", errno);     /* map it again instead */
     }
     /* The block may start anywhere in its file (backend offset=). */
-    p = mmap(t->base + vpage, ESPT_PAGE, prot,
+    p = mmap(h, ESPT_PAGE, prot,
              MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd,
              espt_ram_fd_offset(rb) +
              (offset & ~(ram_addr_t)(ESPT_PAGE - 1)));
@@ -265,7 +318,7 @@ bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
          */
         if (old) {
             espt_drop_page(t, vpage);
-        } else if (!espt_unmap_range(t, vpage, ESPT_PAGE)) {
+        } else if (!espt_unmap_host(h, ESPT_PAGE)) {
             espt_mark_stale(t);
         }
         if (err == ENOMEM && espt.pages) {
@@ -279,15 +332,15 @@ bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
         t->pages = g_hash_table_new(NULL, NULL);
     }
     espt_set_live(t);
-    old = g_hash_table_lookup(t->pages, GUINT_TO_POINTER(vpage));
+    old = g_hash_table_lookup(t->pages, ESPT_VKEY(vpage));
     if (old) {
         espt_rmap_del(t, vpage, espt_page_ram(old));
         espt.pages--;
         qatomic_inc(&espt_stats.remaps);
     }
-    g_hash_table_insert(t->pages, GUINT_TO_POINTER(vpage),
+    g_hash_table_insert(t->pages, ESPT_VKEY(vpage),
                         espt_page_val(ram, prot & PROT_WRITE));
-    set_bit(vpage >> 20, t->granules);
+    set_bit(espt_granule(vpage), t->granules);
     {
         EsptAlias *a = g_new(EsptAlias, 1);
         GSList *l = g_hash_table_lookup(espt.rmap, (gpointer)(uintptr_t)ram);
@@ -331,12 +384,12 @@ bool espt_map(EsptTable *t, uint32_t vpage, void *host, int prot,
  */
 #define ESPT_LARGE_MAX  (1u << 20)
 
-void espt_map_large(CPUState *cpu, EsptTable *t, uint32_t addr,
+void espt_map_large(CPUState *cpu, EsptTable *t, vaddr addr,
                     int prot, unsigned lg, uintptr_t retaddr)
 {
     CPUArchState *env = espt_cpu_env(cpu);
-    uint32_t span = MIN(1u << lg, ESPT_LARGE_MAX);
-    uint32_t base = addr & -span, va;
+    vaddr span = MIN((vaddr)1 << lg, ESPT_LARGE_MAX);
+    vaddr base = addr & -span, va;
     void *hosts[ESPT_LARGE_MAX / ESPT_PAGE];
     uint8_t prots[ESPT_LARGE_MAX / ESPT_PAGE];
     CPUTLBEntryFull *full;
@@ -347,7 +400,7 @@ void espt_map_large(CPUState *cpu, EsptTable *t, uint32_t addr,
     for (va = base, i = 0; va - base < span; va += ESPT_PAGE, i++) {
         hosts[i] = NULL;
         prots[i] = prot;
-        if (va == (addr & -ESPT_PAGE)) {
+        if (va == (addr & -(vaddr)ESPT_PAGE)) {
             continue;
         }
         flags = espt_probe_access_full(env, va, MMU_DATA_LOAD, espt_mmu_idx,
@@ -375,7 +428,7 @@ void espt_map_large(CPUState *cpu, EsptTable *t, uint32_t addr,
     if (espt.pages + span / ESPT_PAGE <= espt.budget && t->pages) {
         for (va = base, i = 0; va - base < span; va += ESPT_PAGE, i++) {
             if (hosts[i] &&
-                !g_hash_table_lookup(t->pages, GUINT_TO_POINTER(va)) &&
+                !g_hash_table_lookup(t->pages, ESPT_VKEY(va)) &&
                 espt_map(t, va, hosts[i], prots[i], lg)) {
                 qatomic_inc(&espt_stats.maps_large);
             }
@@ -390,12 +443,28 @@ void espt_map_large(CPUState *cpu, EsptTable *t, uint32_t addr,
  */
 bool espt_set_gs(EsptTable *t)
 {
+    void *gs = t->base;
+
     if (!t->jc) {
         espt_jc_init(t);
     }
+    if (espt.segmented) {
+        if (!t->segmap) {
+            /* Private copy-on-write pages of a map with no windows. */
+            t->segmap = mmap(NULL, ESPT_SEGMAP_LEN * sizeof(uint64_t),
+                             PROT_READ | PROT_WRITE, MAP_PRIVATE,
+                             espt.segmap_fd, 0);
+            if (t->segmap == MAP_FAILED) {
+                t->segmap = NULL;
+                espt_host_failed("segment map", errno);
+                return false;
+            }
+        }
+        gs = t->segmap;
+    }
     if (espt.have_wrgsbase) {
-        asm volatile("wrgsbase %0" : : "r"(t->base) : "memory");
-    } else if (syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)t->base)) {
+        asm volatile("wrgsbase %0" : : "r"(gs) : "memory");
+    } else if (syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)gs)) {
         espt_host_failed("set GS base", errno);
         return false;           /* GS is unchanged: no CF_ESPT */
     }

@@ -186,6 +186,11 @@ typedef struct EsptContext {
 typedef struct EsptTargetOps {
     /* The mmu index of unprivileged accesses, the one ESPT serves. */
     int mmu_idx;
+    /*
+     * Bits of the user virtual addresses it serves: 32, or up to 48 with
+     * 64-bit guest addresses (segmented tables, accel/tcg/espt-internal.h).
+     */
+    unsigned va_bits;
     /* The vCPU runs code whose user accesses ESPT can serve exactly. */
     bool (*user_ok)(CPUState *cpu);
     /*
@@ -194,9 +199,10 @@ typedef struct EsptTargetOps {
      */
     uint64_t (*user_state)(CPUState *cpu);
     /*
-     * The current user address space: returns its ASID (0..255), which
-     * picks the vCPU's shadow table, and fills @ctx; a table filled under
-     * another context is emptied before use.
+     * The current user address space: returns its ASID, whose low 8 bits
+     * pick the vCPU's shadow table, and fills @ctx; a table filled under
+     * another context (which includes the whole ASID) is emptied before
+     * use.
      */
     int (*context)(CPUState *cpu, EsptContext *ctx);
     /*

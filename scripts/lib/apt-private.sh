@@ -64,10 +64,12 @@ apt_private_init() {
         echo "Dir::State::status \"$APT_PRIVATE_DIR/state/status\";"
         echo "Dir::Cache \"$APT_PRIVATE_DIR/cache\";"
         echo "APT::Sandbox::User \"root\";"
-        if [ "$kind" = armhf ]; then
-            echo "APT::Architecture \"armhf\";"
-            echo "APT::Architectures { \"armhf\"; };"
-        fi
+        case $kind in
+        armhf|arm64)
+            echo "APT::Architecture \"$kind\";"
+            echo "APT::Architectures { \"$kind\"; };"
+            ;;
+        esac
     } > "$APT_PRIVATE_DIR"/apt.conf
 }
 

@@ -26,6 +26,8 @@ DEFAULT_BASE=10.0
 #   MESON_MIN    meson the base needs; BASE_TOOLS: Debian packages of
 #                BASE_SUITE unpacked under build/<base>/tools for it
 #   BASE_CFG     upstream configure options this base needs
+#   BASE_TARGETS upstream targets built (AArch64 on 10.0 only)
+#   BASE_BINS    the programs make builds and links at the top
 espt_base() {
     BASE=$1
     case $BASE in
@@ -39,6 +41,8 @@ espt_base() {
         MESON_MIN=0.61.3
         BASE_TOOLS=
         BASE_CFG="--with-git-submodules=ignore"
+        BASE_TARGETS=arm-softmmu,arm-linux-user
+        BASE_BINS="qemu-system-arm qemu-arm"
         ;;
     10.0)
         BASE_DEBVER='1:10.0.*+ds-*'
@@ -51,6 +55,8 @@ espt_base() {
         BASE_TOOLS="meson python3-pycotap"
         # never let mkvenv or meson fetch anything behind our back
         BASE_CFG="--disable-download"
+        BASE_TARGETS=arm-softmmu,arm-linux-user,aarch64-softmmu,aarch64-linux-user
+        BASE_BINS="qemu-system-arm qemu-arm qemu-system-aarch64 qemu-aarch64"
         ;;
     *)
         die "unknown base '$BASE' (choose one of: $BASES)"

@@ -1,5 +1,5 @@
 /*
- * qemu-espt: ARM (AArch32) side of the embedded shadow page tables.
+ * qemu-espt: ARM side of the embedded shadow page tables.
  *
  * Copyright (c) 2026 qemu-espt developers
  *
@@ -17,9 +17,12 @@
 #include "tlb-domains.h"
 
 /*
- * ESPT serves non-secure EL0 code of an A-profile AArch32 CPU with its
- * MMU on and little-endian data.  Everything else (the kernel, M-profile,
- * secure state, MMU off, SETEND BE or SCTLR.EE) keeps the softmmu path.
+ * ESPT serves non-secure EL0 code of an A-profile CPU with its MMU on and
+ * little-endian data: AArch32 in qemu-system-arm; AArch64, and AArch32
+ * under an AArch64 kernel, in qemu-system-aarch64, whose guest addresses
+ * are 64-bit (segmented tables).  Everything else (the kernel, M-profile,
+ * secure state, MMU off, SETEND BE, SCTLR.EE or SCTLR_EL1.E0E, EL0 under
+ * a VHE host: another mmu index) keeps the softmmu path.
  *
  * This runs on every espt_update(), i.e. on each entry to cpu_exec() and
  * each hflags rebuild (mode changes, exception entry and return), so it
@@ -27,6 +30,20 @@
  * arm_rebuild_hflags() keeps in env->hflags.  Core mmu index 0 is
  * ARMMMUIdx_E10_0, i.e. non-secure EL0 of the EL1&0 regime.
  */
+#ifdef TARGET_AARCH64
+#define ESPT_ARM_A64 true
+#define ESPT_ARM_VA_BITS 48
+#else
+#define ESPT_ARM_A64 false
+#define ESPT_ARM_VA_BITS 32
+#endif
+
+/* The EL1&0 regime is AArch64 (EL0 may still run AArch32 code). */
+static bool espt_arm_el1_a64(CPUARMState *env)
+{
+    return ESPT_ARM_A64 && arm_el_is_aa64(env, 1);
+}
+
 static bool espt_arm_user_ok(CPUState *cs)
 {
     CPUARMState *env = espt_cpu_env(cs);
@@ -39,7 +56,7 @@ static bool espt_arm_user_ok(CPUState *cs)
     return EX_TBFLAG_ANY(env->hflags, MMUIDX) == 0 &&
            !arm_is_secure_below_el3(env) &&
            !EX_TBFLAG_ANY(env->hflags, BE_DATA) &&
-           !EX_TBFLAG_ANY(env->hflags, AARCH64_STATE) &&
+           (ESPT_ARM_A64 || !EX_TBFLAG_ANY(env->hflags, AARCH64_STATE)) &&
            (env->cp15.sctlr_el[1] & SCTLR_M) &&
            !arm_feature(env, ARM_FEATURE_M);
 }
@@ -55,6 +72,9 @@ static uint64_t espt_arm_user_state(CPUState *cs)
 {
     CPUARMState *env = espt_cpu_env(cs);
 
+    if (espt_arm_el1_a64(env)) {
+        return 2ULL << 32;      /* no domains */
+    }
     if (env->cp15.tcr_el[1] & TTBCR_EAE) {
         return 1ULL << 32;
     }
@@ -92,6 +112,17 @@ static int espt_arm_context(CPUState *cs, EsptContext *ctx)
 {
     CPUARMState *env = espt_cpu_env(cs);
 
+    if (espt_arm_el1_a64(env)) {
+        /*
+         * TCR_EL1.A1 picks the TTBR whose bits 63:48 hold the ASID,
+         * TCR_EL1.AS whether all 16 are used (else bits 55:48).
+         */
+        ctx->ttbr0 = env->cp15.ttbr0_el[1];
+        ctx->ttbr1 = env->cp15.ttbr1_el[1];
+        ctx->tcr = env->cp15.tcr_el[1];
+        return extract64(ctx->tcr & TTBCR_A1 ? ctx->ttbr1 : ctx->ttbr0, 48,
+                         extract64(ctx->tcr, 36, 1) ? 16 : 8);
+    }
     ctx->ttbr0 = env->cp15.ttbr0_ns;
     ctx->ttbr1 = env->cp15.ttbr1_ns;
     ctx->tcr = env->cp15.tcr_el[1];
@@ -162,6 +193,7 @@ static void espt_arm_gen_tb_state(TCGv_i32 pc, TCGv_i32 flags,
 
 static const EsptTargetOps espt_arm_ops = {
     .mmu_idx = ARMMMUIdx_E10_0 & ARM_MMU_IDX_COREIDX_MASK,
+    .va_bits = ESPT_ARM_VA_BITS,
     .user_ok = espt_arm_user_ok,
     .user_state = espt_arm_user_state,
     .context = espt_arm_context,

@@ -2,13 +2,16 @@
 #
 # Build the test guest: Debian's armhf kernels (armmp: short descriptors,
 # SW PAN; armmp-lpae: LPAE) and an initramfs made of Debian's static
-# busybox, our /init and our guest test programs.
+# busybox, our /init and our guest test programs.  With --arch=arm64, the
+# arm64 guest instead (10.0's qemu-system-aarch64): Debian's arm64 kernel
+# (4 KiB pages, 48-bit VA) and the same initramfs built for AArch64, in
+# build/guest/arm64/.
 #
-# Kernels are resolved from the metapackages linux-image-armmp and
-# linux-image-armmp-lpae and fetched with 'apt-get download' through a
-# private armhf apt state under build/apt-armhf (the system's dpkg is not
-# told about armhf).  Everything is cached in build/guest/; --refresh
-# looks for newer kernels.
+# Kernels are resolved from the metapackages linux-image-armmp,
+# linux-image-armmp-lpae and linux-image-arm64 and fetched with 'apt-get
+# download' through a private apt state of that architecture under
+# build/apt-ARCH (the system's dpkg is not told about it).  Everything is
+# cached in build/guest/; --refresh looks for newer kernels.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -16,46 +19,60 @@ set -eu -o pipefail
 SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
 . "$SRCDIR/scripts/lib/common.sh"
 
-GUEST=$BUILD/guest
-CROSS=${CROSS:-arm-linux-gnueabihf-}
-FLAVOURS="armmp armmp-lpae"
+ARCH=armhf
 refresh=no
 
 for a in "$@"; do
     case $a in
     --refresh) refresh=yes ;;
-    -h|--help) sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --arch=armhf|--arch=arm64) ARCH=${a#--arch=} ;;
+    --arch=*) die "--arch: unknown guest architecture '${a#--arch=}' (armhf or arm64)" ;;
+    -h|--help) sed -n '3,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$a'" ;;
     esac
 done
 
+if [ $ARCH = armhf ]; then
+    GUEST=$BUILD/guest
+    CROSS=${CROSS:-arm-linux-gnueabihf-}
+    CROSS_PKG=gcc-arm-linux-gnueabihf
+    FLAVOURS="armmp armmp-lpae"
+    CFLAGS="-O2 -g0 -Wall -Wextra -Werror -Wno-unused-parameter -static -march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard"
+else
+    GUEST=$BUILD/guest/arm64
+    CROSS=${CROSS:-aarch64-linux-gnu-}
+    CROSS_PKG=gcc-aarch64-linux-gnu
+    FLAVOURS="arm64"
+    CFLAGS="-O2 -g0 -Wall -Wextra -Werror -Wno-unused-parameter -static -march=armv8-a"
+fi
+
 mkdir -p "$GUEST/debs" "$GUEST/progs"
 
 apt_ready=no
-armhf_apt() {
+arch_apt() {
     if [ $apt_ready = no ]; then
-        command -v apt-get >/dev/null || die "apt-get is needed to fetch the Debian armhf guest packages"
-        apt_private_init "$BUILD/apt-armhf" armhf || die "cannot set up private armhf apt state"
-        note "guest: updating the private armhf package lists"
-        if ! apt_private apt-get -q update > "$BUILD/apt-armhf/update.log" 2>&1; then
-            warn "apt-get update (armhf) reported errors, see build/apt-armhf/update.log; using the indexes it got"
+        command -v apt-get >/dev/null || die "apt-get is needed to fetch the Debian $ARCH guest packages"
+        apt_private_init "$BUILD/apt-$ARCH" $ARCH || die "cannot set up private $ARCH apt state"
+        note "guest: updating the private $ARCH package lists"
+        if ! apt_private apt-get -q update > "$BUILD/apt-$ARCH/update.log" 2>&1; then
+            warn "apt-get update ($ARCH) reported errors, see build/apt-$ARCH/update.log; using the indexes it got"
         fi
         apt_ready=yes
     fi
     apt_private "$@"
 }
 
-# Download a binary package (armhf) into build/guest/debs, once.
+# Download a binary package ($ARCH) into $GUEST/debs, once.
 fetch_deb() {
     local pkg=$1 f
-    f=$(find "$GUEST/debs" -maxdepth 1 -name "${pkg}_*_armhf.deb" | sort -V | tail -n 1)
+    f=$(find "$GUEST/debs" -maxdepth 1 -name "${pkg}_*_$ARCH.deb" | sort -V | tail -n 1)
     if [ -n "$f" ] && [ $refresh = no ]; then
         echo "$f"
         return
     fi
-    (cd "$GUEST/debs" && armhf_apt apt-get -q download "$pkg" > "$GUEST/debs/$pkg.log" 2>&1) ||
-        { cat "$GUEST/debs/$pkg.log" >&2; die "apt-get download $pkg (armhf) failed"; }
-    f=$(find "$GUEST/debs" -maxdepth 1 -name "${pkg}_*_armhf.deb" | sort -V | tail -n 1)
+    (cd "$GUEST/debs" && arch_apt apt-get -q download "$pkg" > "$GUEST/debs/$pkg.log" 2>&1) ||
+        { cat "$GUEST/debs/$pkg.log" >&2; die "apt-get download $pkg ($ARCH) failed"; }
+    f=$(find "$GUEST/debs" -maxdepth 1 -name "${pkg}_*_$ARCH.deb" | sort -V | tail -n 1)
     [ -n "$f" ] || die "apt-get download $pkg left no .deb"
     echo "$f"
 }
@@ -65,9 +82,9 @@ for fl in $FLAVOURS; do
     if [ -f "$GUEST/vmlinuz-$fl" ] && [ $refresh = no ]; then
         continue
     fi
-    pkg=$(armhf_apt apt-cache depends "linux-image-$fl" 2>/dev/null |
+    pkg=$(arch_apt apt-cache depends "linux-image-$fl" 2>/dev/null |
           sed -n "s/^ *Depends: \(linux-image-[0-9].*-$fl\)$/\1/p" | head -n 1)
-    [ -n "$pkg" ] || die "cannot resolve linux-image-$fl to a kernel package (armhf)"
+    [ -n "$pkg" ] || die "cannot resolve linux-image-$fl to a kernel package ($ARCH)"
     note "guest: $fl kernel is $pkg"
     deb=$(fetch_deb "$pkg")
     tmp=$(mktemp -d)
@@ -92,8 +109,7 @@ fi
 
 # ---- our guest programs ----------------------------------------------
 command -v "${CROSS}gcc" >/dev/null ||
-    die "${CROSS}gcc not found; install with: apt-get install gcc-arm-linux-gnueabihf (or run scripts/install-deps.sh)"
-CFLAGS="-O2 -g0 -Wall -Wextra -Werror -Wno-unused-parameter -static -march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard"
+    die "${CROSS}gcc not found; install with: apt-get install $CROSS_PKG (or run scripts/install-deps.sh)"
 progs=()
 names=()
 for c in "$SRCDIR"/tests/guest/progs/*.c; do
@@ -113,7 +129,8 @@ for c in "$SRCDIR"/tests/guest/progs/*.c; do
 done
 
 # ---- bare-metal test images ------------------------------------------
-# No kernel, no libc: they drive the MMU themselves (tests/bare/).
+# No kernel, no libc: they drive the MMU themselves (tests/bare/; AArch32).
+bare() {
 BARE_CFLAGS="-O2 -g0 -Wall -Wextra -Werror -Wmissing-prototypes -marm -mcpu=cortex-a15
     -mfloat-abi=soft -ffreestanding -fno-builtin -fno-tree-loop-distribute-patterns
     -nostdlib -nostartfiles -static -Wl,--build-id=none"
@@ -130,6 +147,8 @@ for c in "$SRCDIR"/tests/bare/*.c; do
         mv "$out.tmp" "$out"
     fi
 done
+}
+[ $ARCH = arm64 ] || bare
 
 # ---- initramfs -------------------------------------------------------
 python3 "$SRCDIR/tests/guest/mkcpio.py" "$GUEST/initramfs.cpio.gz.new" \
@@ -144,6 +163,6 @@ else
     mv "$GUEST/initramfs.cpio.gz.new" "$GUEST/initramfs.cpio.gz"
 fi
 for fl in $FLAVOURS; do
-    note "guest: build/guest/vmlinuz-$fl ($(cat "$GUEST/kernel-$fl.txt"))"
+    note "guest: ${GUEST#"$SRCDIR"/}/vmlinuz-$fl ($(cat "$GUEST/kernel-$fl.txt"))"
 done
-note "guest: build/guest/initramfs.cpio.gz ($(du -k "$GUEST/initramfs.cpio.gz" | cut -f1) KiB, tests: ${names[*]})"
+note "guest: ${GUEST#"$SRCDIR"/}/initramfs.cpio.gz ($(du -k "$GUEST/initramfs.cpio.gz" | cut -f1) KiB, tests: ${names[*]})"

@@ -19,11 +19,19 @@ if TEST_BASE:
     BASE_DIR = os.path.join(BUILD, TEST_BASE)
     QEMU = os.path.join(BASE_DIR, "obj", "qemu-system-arm")
     QEMU_USER = os.path.join(BASE_DIR, "obj", "qemu-arm")
+    QEMU_A64 = os.path.join(BASE_DIR, "obj", "qemu-system-aarch64")
+    QEMU_USER_A64 = os.path.join(BASE_DIR, "obj", "qemu-aarch64")
 else:
     BASE_DIR = BUILD
     QEMU = os.path.join(ROOT, "qemu-system-arm")
     QEMU_USER = os.path.join(ROOT, "qemu-arm")
+    QEMU_A64 = os.path.join(ROOT, "qemu-system-aarch64")
+    QEMU_USER_A64 = os.path.join(ROOT, "qemu-aarch64")
 KERNELS = ("armmp", "armmp-lpae")
+# The arm64 guest (bases with qemu-system-aarch64): Debian's arm64 kernel
+# (48-bit VA) and the initramfs built for AArch64, in build/guest/arm64.
+GUEST_A64 = os.path.join(GUEST, "arm64")
+CPU_A64 = "cortex-a57"
 # The CPU of every system guest: -M virt's default for qemu-system-arm,
 # named so that user mode (qemu-arm, the benchmarks' ceiling) runs the
 # same model and so the same instructions (its default is "max").
@@ -60,13 +68,26 @@ def espt_on_opts(extra=()):
             + [o for o in os.environ.get("QEMU_ESPT_TEST_ON_OPTS", "").split(",") if o])
 
 
+def is_a64(flavour):
+    return flavour == "arm64"
+
+
+def guest_dir(flavour):
+    return GUEST_A64 if is_a64(flavour) else GUEST
+
+
+def have_a64():
+    """Whether this base builds qemu-system-aarch64 (10.0 on)."""
+    return os.path.exists(QEMU_A64)
+
+
 def kernel_path(flavour):
-    return os.path.join(GUEST, "vmlinuz-" + flavour)
+    return os.path.join(guest_dir(flavour), "vmlinuz-" + flavour)
 
 
 def kernel_version(flavour):
     try:
-        with open(os.path.join(GUEST, "kernel-%s.txt" % flavour)) as f:
+        with open(os.path.join(guest_dir(flavour), "kernel-%s.txt" % flavour)) as f:
             return f.read().strip()
     except OSError:
         return "?"
@@ -99,9 +120,14 @@ PANIC_RE = re.compile(r"Kernel panic|Internal error: Oops|BUG: |Unable to handle
 
 
 def boot_cmd(flavour="armmp", tests=(), smp=1, mem=1024, extra_qemu=(),
-             extra_append="", test_args=None, qemu=QEMU, initrd=None):
-    """The QEMU command line that boot() runs."""
-    initrd = initrd or os.path.join(GUEST, "initramfs.cpio.gz")
+             extra_append="", test_args=None, qemu=None, initrd=None,
+             cpu=None):
+    """The QEMU command line that boot() runs.  Flavour "arm64" boots the
+    arm64 guest with qemu-system-aarch64 and CPU_A64."""
+    a64 = is_a64(flavour)
+    qemu = qemu or (QEMU_A64 if a64 else QEMU)
+    cpu = cpu or (CPU_A64 if a64 else CPU)
+    initrd = initrd or os.path.join(guest_dir(flavour), "initramfs.cpio.gz")
     append = "console=ttyAMA0 panic=-1 norandmaps quiet loglevel=3"
     if tests:
         append += " espt.tests=" + ",".join(tests)
@@ -109,7 +135,7 @@ def boot_cmd(flavour="armmp", tests=(), smp=1, mem=1024, extra_qemu=(),
         append += " espt.args.%s=%s" % (name, ":".join(str(a) for a in args))
     if extra_append:
         append += " " + extra_append
-    return [qemu, "-M", "virt", "-cpu", CPU, "-m", str(mem), "-smp", str(smp),
+    return [qemu, "-M", "virt", "-cpu", cpu, "-m", str(mem), "-smp", str(smp),
             "-kernel", kernel_path(flavour), "-initrd", initrd,
             "-append", append, "-nographic", "-no-reboot",
             "-serial", "stdio"] + list(extra_qemu)
@@ -117,7 +143,7 @@ def boot_cmd(flavour="armmp", tests=(), smp=1, mem=1024, extra_qemu=(),
 
 def boot(flavour="armmp", tests=(), smp=1, mem=1024, timeout=300,
          extra_qemu=(), extra_append="", test_args=None, log_path=None,
-         qemu=QEMU, initrd=None, on_line=None, hmp=()):
+         qemu=None, initrd=None, on_line=None, hmp=(), cpu=None):
     """Boot a Debian armhf kernel with our initramfs, run `tests`, and
     return a BootResult.  A timeout, a panic, a missing result or a
     non-zero QEMU exit all end up in BootResult.problems.  on_line(line,
@@ -125,7 +151,7 @@ def boot(flavour="armmp", tests=(), smp=1, mem=1024, timeout=300,
     commands in `hmp` are run once the guest has powered off (QEMU is
     kept alive with -no-shutdown for that); replies in BootResult.hmp."""
     cmd = boot_cmd(flavour, tests, smp, mem, extra_qemu, extra_append,
-                   test_args, qemu, initrd)
+                   test_args, qemu, initrd, cpu)
     r = run(cmd, timeout, hmp, b"reboot: Power down", log_path, on_line)
     parse(r, tests)
     return r

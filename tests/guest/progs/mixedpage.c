@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
+#include "insn.h"
+
 int main(int argc, char **argv)
 {
     unsigned n = argc > 1 ? strtoul(argv[1], NULL, 0) : 200000;
@@ -26,8 +28,8 @@ int main(int argc, char **argv)
         perror("mmap");
         return 1;
     }
-    page[0] = 0xe0800080;       /* add r0, r0, r0, lsl #1 */
-    page[1] = 0xe12fff1e;       /* bx lr */
+    page[0] = I_TRIPLE_R0;      /* fn(x) = 3x: add r0, r0, r0, lsl #1 */
+    page[1] = I_RET;            /* bx lr (A64: ret) */
     __builtin___clear_cache((char *)page, (char *)(page + 2));
     fn = (uint32_t (*)(uint32_t))page;
     for (i = 0; i < n; i++) {

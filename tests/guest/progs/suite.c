@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -35,6 +36,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "insn.h"
 #include "rng.h"
 
 static const char *cur = "?";   /* name of the running subtest */
@@ -488,16 +490,7 @@ static void t_threads(void)
 
 /* ---- smc / jit: generated and self-modifying code -------------------- */
 
-#define A_MOVW(rd, imm) (0xe3000000u | (((imm) >> 12) & 0xf) << 16 | \
-                         (rd) << 12 | ((imm) & 0xfff))
-#define A_BX_LR         0xe12fff1eu
-#define A_ADD_IMM(rd, rn, imm) (0xe2800000u | (rn) << 16 | (rd) << 12 | (imm))
-#define A_SUBS_IMM(rd, rn, imm) (0xe2500000u | (rn) << 16 | (rd) << 12 | (imm))
-/* b<cond> from word index `from' to word index `to' */
-#define A_B(cond, from, to) ((cond) << 28 | 0x0a000000u | \
-                             (((to) - (from) - 2) & 0xffffff))
-#define A_STR(rt, rn, off) (0xe5800000u | (rn) << 16 | (rt) << 12 | (off))
-
+/* The instructions are encoded by insn.h, for A32 or A64. */
 typedef uint32_t (*fn0)(void);
 typedef uint32_t (*fn2)(uint32_t, uint32_t);
 typedef uint32_t (*fn3)(uint32_t, uint32_t, uint32_t *);
@@ -515,8 +508,8 @@ static void t_smc(void)
 
     /* A function rewritten with a new constant before every call. */
     for (i = 0; i < 3000; i++) {
-        code[0] = A_MOVW(0, i * 7 & 0xffff);
-        code[1] = A_BX_LR;
+        code[0] = I_MOVW(0, i * 7 & 0xffff);
+        code[1] = I_RET;
         flush(code, 8);
         r = ((fn0)code)();
         CHECK(r == (i * 7 & 0xffff), "rewritten function returned %u not %u",
@@ -532,12 +525,12 @@ static void t_smc(void)
      * r0 <- 2) without cache maintenance: architecturally either value
      * may be seen; the two runs must agree.
      */
-    code[0] = A_STR(1, 2, 0);       /* str r1, [r2] */
-    code[1] = A_MOVW(0, 1);
-    code[2] = A_MOVW(0, 2);
-    code[3] = A_BX_LR;
+    code[0] = I_STR(1, 2, 0);       /* str r1, [r2] (A64: str w1, [x2]) */
+    code[1] = I_MOVW(0, 1);
+    code[2] = I_MOVW(0, 2);
+    code[3] = I_RET;
     flush(code, 16);
-    r = ((fn3)code)(0, A_MOVW(0, 3), &code[2]);
+    r = ((fn3)code)(0, I_MOVW(0, 3), &code[2]);
     printf("suite: smc: self-modifying store saw %u\n", r);
     mix(r);
 
@@ -559,11 +552,11 @@ static void t_jit(void)
         uint32_t step = 1 + i % 200, n = 50 + i % 97;
 
         CHECK(mprotect(buf, 4 * page, PROT_READ | PROT_WRITE) == 0, "W");
-        f[0] = A_ADD_IMM(1, 1, step);   /* loop: add r1, r1, #step */
-        f[1] = A_SUBS_IMM(0, 0, 1);     /*       subs r0, r0, #1   */
-        f[2] = A_B(1, 2, 0);            /*       bne loop          */
-        f[3] = 0xe1a00001u;             /*       mov r0, r1        */
-        f[4] = A_BX_LR;
+        f[0] = I_ADD_IMM(1, 1, step);   /* loop: add r1, r1, #step */
+        f[1] = I_SUBS_IMM(0, 0, 1);     /*       subs r0, r0, #1   */
+        f[2] = I_B(COND_NE, 2, 0);      /*       bne loop          */
+        f[3] = I_MOV_R0_R1;             /*       mov r0, r1        */
+        f[4] = I_RET;
         flush(f, 20);
         CHECK(mprotect(buf, 4 * page, PROT_READ | PROT_EXEC) == 0, "X");
         r = ((fn2)f)(n, 0);
@@ -582,7 +575,7 @@ static void t_jit(void)
  */
 static int code_file(const char *path, uint32_t value)
 {
-    uint32_t code[2] = { A_MOVW(0, value), A_BX_LR };
+    uint32_t code[2] = { I_MOVW(0, value), I_RET };
     int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 
     CHECK(fd >= 0, "open %s: %s", path, strerror(errno));
@@ -634,6 +627,17 @@ static void t_codealias(void)
 
 static void exec_at(volatile void *p) { sink += ((fn0)p)(); }
 
+/*
+ * Kernel addresses a user access must fault on: the start of the linear
+ * map (A32: PAGE_OFFSET 0xc0000000 of the 3G/1G split; A64: the bottom
+ * of the TTBR1 half, 0xffff000000000000 with 48-bit VAs).
+ */
+#ifdef __aarch64__
+#define KERNEL_VA       0xffff000000000000ul
+#else
+#define KERNEL_VA       0xc0000000ul
+#endif
+
 static void t_signals(void)
 {
     char *b = map_anon(4 * page, PROT_READ | PROT_WRITE);
@@ -647,9 +651,14 @@ static void t_signals(void)
 
     report("write read-only", faults(wr8, b + page + 100), (uintptr_t)b);
     report("read PROT_NONE", faults(rd8, b + 3 * page + 7), (uintptr_t)b);
-    report("read kernel", faults(rd8, (void *)0xc0000010), 0);
-    report("write kernel", faults(wr8, (void *)0xc0100000), 0);
+    report("read kernel", faults(rd8, (void *)(KERNEL_VA + 0x10)), 0);
+    report("write kernel", faults(wr8, (void *)(KERNEL_VA + 0x100000)), 0);
+#ifdef __aarch64__
+    /* No vectors page for A64 tasks: the kernel's user page is the vDSO. */
+    report("read vdso", faults(rd8, (void *)getauxval(AT_SYSINFO_EHDR)), 0);
+#else
     report("read vectors", faults(rd8, (void *)0xffff0000), 0);
+#endif
     report("read NULL", faults(rd8, NULL), 0);
     report("write text", faults(wr8, (void *)t_signals), (uintptr_t)t_signals);
     /* Page-crossing accesses whose second half faults. */
@@ -662,7 +671,7 @@ static void t_signals(void)
            (uintptr_t)b);
     printf("suite: signals: after it %02x\n", (uint8_t)b[3 * page - 3]);
     /* Executing from a page without PROT_EXEC. */
-    ((uint32_t *)b)[0] = A_BX_LR;
+    ((uint32_t *)b)[0] = I_RET;
     flush(b, 4);
     report("exec no-exec", faults(exec_at, b), (uintptr_t)b);
 
@@ -709,6 +718,32 @@ static void t_unaligned(void)
     for (off = 0; off < 4 * (int)page; off += 4) {
         mix(*(uint32_t *)(b + off));
     }
+#ifdef __aarch64__
+    /*
+     * ldp/stp of a pair of words and ldr of a doubleword at odd addresses,
+     * across pages: A64 allows them on normal memory, no fix-up needed.
+     */
+    fault_sig = 0;
+    if (sigsetjmp(fault_jmp, 1)) {
+        report("ldp/stp/ldr", fault_sig, (uintptr_t)b);
+    } else {
+        uint32_t lo, hi;
+        uint64_t x;
+        char *src = b + page - 3;
+
+        __asm__ volatile("ldp %w0, %w1, [%2]" : "=r"(lo), "=r"(hi)
+                         : "r"(src) : "memory");
+        src = b + 2 * page - 2;
+        __asm__ volatile("stp %w1, %w2, [%0]" : : "r"(src), "r"(lo), "r"(hi)
+                         : "memory");
+        src = b + 3 * page - 5;
+        __asm__ volatile("ldr %0, [%1]" : "=r"(x) : "r"(src) : "memory");
+        printf("suite: unaligned: ldp %08x %08x stp %08x ldr %08x %08x\n",
+               lo, hi, ((struct u32p *)(b + 2 * page))->v, (uint32_t)x,
+               (uint32_t)(x >> 32));
+        mix(lo ^ hi ^ (uint32_t)x ^ (uint32_t)(x >> 32));
+    }
+#else
     /* ldrd/strd and ldm at odd addresses: the kernel fixes them up. */
     fault_sig = 0;
     if (sigsetjmp(fault_jmp, 1)) {
@@ -730,6 +765,7 @@ static void t_unaligned(void)
                lo, hi, ((struct u32p *)(b + 2 * page))->v, a0, a1);
         mix(lo ^ hi ^ a0 ^ a1);
     }
+#endif
     printf("suite: unaligned: acc %08x\n", acc);
 }
 
@@ -739,7 +775,8 @@ static void t_huge(void)
 {
     size_t len = 8 << 20, hl = 4 << 20;
     char *raw = map_anon(len + (2 << 20), PROT_READ | PROT_WRITE);
-    char *p = (char *)(((uintptr_t)raw + (2 << 20) - 1) & ~((2u << 20) - 1));
+    char *p = (char *)(((uintptr_t)raw + (2 << 20) - 1) &
+                       ~(uintptr_t)((2 << 20) - 1));
     char line[256];
     long thp = 0;
     FILE *f;
@@ -802,12 +839,16 @@ static void t_huge(void)
 static void t_highmem(void)
 {
     size_t chunk = 64 << 20;
-    long avail = sysconf(_SC_AVPHYS_PAGES) * page;
+    long long avail = (long long)sysconf(_SC_AVPHYS_PAGES) * page;
     int n = 0, i, bad = 0;
     char *c[16];
 
-    /* Leave a quarter of what is free; at most 16 chunks (1 GiB). */
-    while (n < 16 && (n + 1) * (long)chunk < avail / 4 * 3) {
+    /*
+     * Leave a quarter of what is free; at most 16 chunks (1 GiB, which
+     * fits the 3 GiB of an A32 task beside the rest; also the limit on
+     * A64, so both ISAs do the same).
+     */
+    while (n < 16 && (n + 1) * (long long)chunk < avail / 4 * 3) {
         c[n] = map_anon(chunk, PROT_READ | PROT_WRITE);
         fill_range(c[n], 0, chunk, 0x300 + n);
         n++;
@@ -897,17 +938,92 @@ static void t_procmem(void)
     printf("suite: procmem: ok\n");
 }
 
-/* ---- flags: user-mode writes of the condition flags (MSR APSR) ----- */
+/*
+ * ---- flags: user-mode writes of the condition flags (MSR APSR) -------
+ *
+ * A64 has no APSR: NZCV and FPSR.QC (where A64 keeps the Q flag) are
+ * written with MSR and read back with MRS, and the conditions include
+ * AL and NV, which A64 allows (both always hold).  The GE bits and SEL
+ * have no A64 counterpart: the nearest, a byte select by the flags, is
+ * made of four CSELs.
+ */
 
-/* Whether ARM condition @cond (0 = EQ ... 13 = LE) holds for NZCV @f. */
+#ifdef __aarch64__
+#define NCONDS 16
+#else
+#define NCONDS 14
+#endif
+
+/* Whether ARM condition @cond (0 = EQ ... 13 = LE, 14 = AL, 15 = NV
+ * (A64 only)) holds for NZCV @f. */
 static int cond_holds(int cond, unsigned f)
 {
     int n = !!(f & 8), z = !!(f & 4), c = !!(f & 2), v = !!(f & 1);
     int r[] = { z, !z, c, !c, n, !n, v, !v, c && !z, !c || z, n == v,
-                n != v, !z && n == v, z || n != v };
+                n != v, !z && n == v, z || n != v, 1, 1 };
 
     return r[cond];
 }
+
+#ifdef __aarch64__
+/* Bit @bit of %[c] = whether condition @cond holds. */
+#define COND_BIT(cond, bit) \
+    "csel %[t], %[one], xzr, " #cond "\n\t" \
+    "orr %[c], %[c], %[t], lsl #" #bit "\n\t"
+
+/* Write NZCV and FPSR.QC, read them back and test every condition. */
+static __attribute__((noinline)) uint32_t
+flags_probe(uint32_t psr, uint32_t *conds)
+{
+    uint64_t nzcv, fpsr, old, c, t;
+
+    asm volatile("mrs %[old], fpsr\n\t"
+                 "msr fpsr, %[q]\n\t"
+                 "msr nzcv, %[f]\n\t"
+                 "mov %[c], #0\n\t"
+                 COND_BIT(eq, 0) COND_BIT(ne, 1) COND_BIT(cs, 2)
+                 COND_BIT(cc, 3) COND_BIT(mi, 4) COND_BIT(pl, 5)
+                 COND_BIT(vs, 6) COND_BIT(vc, 7) COND_BIT(hi, 8)
+                 COND_BIT(ls, 9) COND_BIT(ge, 10) COND_BIT(lt, 11)
+                 COND_BIT(gt, 12) COND_BIT(le, 13) COND_BIT(al, 14)
+                 COND_BIT(nv, 15)
+                 "mrs %[n], nzcv\n\t"
+                 "mrs %[fp], fpsr\n\t"
+                 "msr fpsr, %[old]"
+                 : [c] "=&r"(c), [t] "=&r"(t), [n] "=&r"(nzcv),
+                   [fp] "=&r"(fpsr), [old] "=&r"(old)
+                 : [f] "r"((uint64_t)(psr & 0xf0000000u)),
+                   [q] "r"((uint64_t)(psr & 0x08000000u)), [one] "r"(1ul)
+                 : "cc");
+    *conds = c;
+    return (uint32_t)nzcv | ((uint32_t)fpsr & 0x08000000u);
+}
+
+/* Write NZCV = @ge and pick bytes by V, C, Z and N as SEL does by GE. */
+static __attribute__((noinline)) uint32_t
+ge_probe(uint32_t ge)
+{
+    uint32_t r, t;
+
+    asm volatile("msr nzcv, %[f]\n\t"
+                 "csel %w[t], %w[a], %w[b], vs\n\t"
+                 "and %w[r], %w[t], #0xff\n\t"
+                 "csel %w[t], %w[a], %w[b], cs\n\t"
+                 "and %w[t], %w[t], #0xff00\n\t"
+                 "orr %w[r], %w[r], %w[t]\n\t"
+                 "csel %w[t], %w[a], %w[b], eq\n\t"
+                 "and %w[t], %w[t], #0xff0000\n\t"
+                 "orr %w[r], %w[r], %w[t]\n\t"
+                 "csel %w[t], %w[a], %w[b], mi\n\t"
+                 "and %w[t], %w[t], #0xff000000\n\t"
+                 "orr %w[r], %w[r], %w[t]"
+                 : [r] "=&r"(r), [t] "=&r"(t)
+                 : [f] "r"((uint64_t)ge << 28), [a] "r"(0x44332211u),
+                   [b] "r"(0xddccbbaau)
+                 : "cc");
+    return r;
+}
+#else
 
 /* Write NZCVQ, read them back and test every condition, in ARM state. */
 static __attribute__((target("arm"), noinline)) uint32_t
@@ -950,6 +1066,7 @@ ge_probe(uint32_t ge)
                  : "cc");
     return r;
 }
+#endif
 
 static void t_flags(void)
 {
@@ -960,7 +1077,7 @@ static void t_flags(void)
         uint32_t psr = (v & 15) << 28 | (v >> 4) << 27;
 
         out = flags_probe(psr, &conds);
-        for (cond = 0, want = 0; cond < 14; cond++) {
+        for (cond = 0, want = 0; cond < NCONDS; cond++) {
             want |= cond_holds(cond, v & 15) << cond;
         }
         CHECK((out & 0xf8000000) == psr, "APSR %08x read back %08x", psr, out);
@@ -989,16 +1106,17 @@ static void t_flags(void)
  * what the callee page holds or allows changes while the caller page is
  * left alone: the linked jump must follow every change.
  */
-#define A_BL(from, to)  (0xeb000000u | (((to) - (from) - 2) & 0xffffff))
-#define A_PUSH_R4_LR    0xe92d4010u
-#define A_POP_R4_PC     0xe8bd8010u
-
 static void emit_caller(uint32_t *c, uint32_t *callee)
 {
-    c[0] = A_PUSH_R4_LR;
-    c[1] = A_BL(c + 1, callee);
-    c[2] = A_POP_R4_PC;
-    flush(c, 12);
+    size_t n = 0;
+
+    c[n++] = I_CALL_ENTER;
+    c[n++] = I_BL(c + 1, callee);
+    c[n++] = I_CALL_LEAVE;
+#ifdef __aarch64__
+    c[n++] = I_RET;
+#endif
+    flush(c, n * 4);
 }
 
 static void map_fixed_anon(void *at, int prot)
@@ -1150,8 +1268,8 @@ static void t_chain(void)
     map_fixed_anon(jit, PROT_READ | PROT_WRITE | PROT_EXEC);
     emit_caller(caller2, jit);
     for (i = 0; i < 200; i++) {
-        jit[0] = A_MOVW(0, i * 7);
-        jit[1] = A_BX_LR;
+        jit[0] = I_MOVW(0, i * 7);
+        jit[1] = I_RET;
         flush(jit, 8);
         for (k = 0; k < 2; k++) {
             v = ((fn0)caller2)();
@@ -1199,31 +1317,42 @@ static void t_chain(void)
  * must not be made, or once ESPT is back the CF_ESPT TB jumps straight
  * into a TB of the other kind (on 10.0 one with PC-relative code, which
  * a CF_ESPT TB's linked exit leaves with a stale PC).  The generated
- * loop reads one word of each page of @d (r2) until r3 == stop (r1),
- * then returns the address of its last instruction but one, PC-relative.
+ * loop reads one word of each page of @d (r2; A64: x2) until r3 == stop
+ * (r1; A64: w3, w1), then returns the address of its last instruction
+ * but one, PC-relative.
  * The storm goes cold at about the 64th fault of its window, so the loop
  * stops a little after that (60-75), before a timer tick ends the TB.
  */
-#define A_LDR_IP_R2     0xe592c000u     /* ldr ip, [r2] */
-#define A_CMP_R3_R1     0xe1530001u
-#define A_CMP_R3_R0     0xe1530000u
-#define A_ADD_R2_PAGE   0xe2822a01u     /* add r2, r2, #4096 */
-#define A_ADR_R0        0xe28f0000u     /* add r0, pc, #0 */
+#ifdef __aarch64__
+#define I_LDR_SCRATCH_R2 0xb9400049u    /* ldr w9, [x2] */
+#define I_CMP_R3_R1     0x6b01007fu     /* cmp w3, w1 */
+#define I_CMP_R3_R0     0x6b00007fu     /* cmp w3, w0 */
+#define I_ADD_R2_PAGE   0x91400442u     /* add x2, x2, #4096 */
+#define I_ADR_R0        0x10000040u     /* adr x0, . + 8 */
+#else
+#define I_LDR_SCRATCH_R2 0xe592c000u    /* ldr ip, [r2] */
+#define I_CMP_R3_R1     0xe1530001u     /* cmp r3, r1 */
+#define I_CMP_R3_R0     0xe1530000u     /* cmp r3, r0 */
+#define I_ADD_R2_PAGE   0xe2822a01u     /* add r2, r2, #4096 */
+#define I_ADR_R0        0xe28f0000u     /* add r0, pc, #0 (. + 8) */
+#endif
 #define COLD_PAGES      512
 #define COLD_ROUNDS     32
 
+typedef uintptr_t (*fnp3)(uint32_t, uint32_t, uint32_t *);
+
 static void emit_coldloop(uint32_t *c)
 {
-    c[0] = A_MOVW(3, 0);
-    c[1] = A_LDR_IP_R2;                 /* loop: */
-    c[2] = A_CMP_R3_R1;
-    c[3] = A_B(0x0, 3, 8);              /* beq out */
-    c[4] = A_ADD_R2_PAGE;
-    c[5] = A_ADD_IMM(3, 3, 1);
-    c[6] = A_CMP_R3_R0;
-    c[7] = A_B(0x1, 7, 1);              /* bne loop */
-    c[8] = A_ADR_R0;                    /* out: r0 = &c[10] */
-    c[9] = A_BX_LR;
+    c[0] = I_MOVW(3, 0);
+    c[1] = I_LDR_SCRATCH_R2;            /* loop: */
+    c[2] = I_CMP_R3_R1;
+    c[3] = I_B(COND_EQ, 3, 8);          /* beq out */
+    c[4] = I_ADD_R2_PAGE;
+    c[5] = I_ADD_IMM(3, 3, 1);
+    c[6] = I_CMP_R3_R0;
+    c[7] = I_B(COND_NE, 7, 1);          /* bne loop */
+    c[8] = I_ADR_R0;                    /* out: r0 = &c[10] */
+    c[9] = I_RET;
     flush(c, 40);
 }
 
@@ -1232,7 +1361,7 @@ static void emit_coldloop(uint32_t *c)
  * dropped in the same 4 ms window: that window starts with the fault on
  * @kick, after 5 ms without faults, and @small's pages are dropped then.
  */
-static uint32_t cold_storm(uint32_t *code, uint32_t stop, uint8_t *d,
+static uintptr_t cold_storm(uint32_t *code, uint32_t stop, uint8_t *d,
                            uint8_t *small, uint8_t *kick)
 {
     struct timespec ts = { 0, 5 * 1000 * 1000 };
@@ -1251,7 +1380,7 @@ static uint32_t cold_storm(uint32_t *code, uint32_t stop, uint8_t *d,
     (void)*k;
     mprotect(small, 32 * page, PROT_READ);
     mprotect(small, 32 * page, PROT_READ | PROT_WRITE);
-    return ((fn3)code)(COLD_PAGES, stop, (uint32_t *)d);
+    return ((fnp3)code)(COLD_PAGES, stop, (uint32_t *)d);
 }
 
 static void t_coldlink(void)
@@ -1260,7 +1389,8 @@ static void t_coldlink(void)
     uint8_t *kick = map_anon(page, PROT_READ | PROT_WRITE);
     uint8_t *small = map_anon(32 * page, PROT_READ | PROT_WRITE);
     struct timespec ts = { 0, 30 * 1000 * 1000 };
-    uint32_t i, k, v, want, bad = 0;
+    uint32_t i, k, bad = 0;
+    uintptr_t v, want;
 
     memset(d, 1, COLD_PAGES * page);
     memset(kick, 1, page);
@@ -1270,16 +1400,17 @@ static void t_coldlink(void)
         uint32_t *code = map_anon(page, PROT_READ | PROT_WRITE | PROT_EXEC);
 
         emit_coldloop(code);
-        want = (uint32_t)(uintptr_t)(code + 10);
+        want = (uintptr_t)(code + 10);
         v = cold_storm(code, 60 + i % 16, d, small, kick);
-        CHECK(v == want, "round %u storm: 0x%x, want 0x%x", i, v, want);
+        CHECK(v == want, "round %u storm: 0x%lx, want 0x%lx", i,
+              (unsigned long)v, (unsigned long)want);
         bad += v != want;
         /* ESPT again (softmmu periods last 20 ms), then the same exit. */
         nanosleep(&ts, NULL);
         for (k = 0; k < 4; k++) {
-            v = ((fn3)code)(COLD_PAGES, 1 + k, (uint32_t *)d);
-            CHECK(v == want, "round %u call %u: 0x%x, want 0x%x", i, k, v,
-                  want);
+            v = ((fnp3)code)(COLD_PAGES, 1 + k, (uint32_t *)d);
+            CHECK(v == want, "round %u call %u: 0x%lx, want 0x%lx", i, k,
+                  (unsigned long)v, (unsigned long)want);
             bad += v != want;
         }
         munmap(code, page);

@@ -1,0 +1,109 @@
+# ESPT for AArch64 guests (qemu-system-aarch64, segmented shadow tables):
+# the same guest work with espt=off and espt=on gives the same output, and
+# ESPT really served A64 user code (its counters moved).  Bases without
+# qemu-system-aarch64 (7.2) skip these.
+#
+# SPDX-License-Identifier: GPL-2.0-or-later
+import os
+
+from harness import test, check, Skip
+from guest import (ROOT, BUILD, QEMU_A64, boot, have_a64, kernel_path,
+                   parse_espt)
+from test_espt import (OFF, ON_ALL, ON_CHECK, explain, log, results,
+                       suite_lines)
+
+FLAVOUR = "arm64"
+
+
+def need_a64():
+    if not have_a64():
+        raise Skip("this base builds no qemu-system-aarch64 (AArch32 only)")
+    if not os.path.exists(kernel_path(FLAVOUR)):
+        raise Skip("no arm64 guest: run 'make guest'")
+
+
+def both(name, tests, smp, on_opts, mem=1024, timeout=600):
+    """Boot the arm64 guest with espt=off and with @on_opts; return the
+    two BootResults and the parsed 'info espt' of the espt=on one."""
+    runs = {}
+    for mode, extra in (("off", OFF), ("on", on_opts)):
+        lf = log("%s-%s" % (name, mode))
+        r = boot(FLAVOUR, tests=tests, smp=smp, mem=mem, extra_qemu=extra,
+                 log_path=lf, timeout=timeout, hmp=["info espt"])
+        check(r.ok, "espt=%s: %s" % (mode, explain(r, lf)))
+        check(r.hmp is not None, "espt=%s: no monitor reply" % mode)
+        runs[mode] = r
+    info = runs["on"].hmp["info espt"]
+    on = parse_espt(info)
+    check(not parse_espt(runs["off"].hmp["info espt"])["on"],
+          "espt=off but 'info espt' says it is on")
+    check(on["on"] and "segmented tables" in info,
+          "espt=on: not on with segmented tables: %s" % info.split("\n")[0])
+    return runs["off"], runs["on"], on
+
+
+def differential(smp):
+    name = "a64/diff/smp%d" % smp
+
+    def run():
+        need_a64()
+        off, onr, on = both(name, ["memtest", "workload"], smp, ON_ALL)
+        a, b = results(off), results(onr)
+        check(a and a == b, "outputs differ:\n  off: %s\n  on:  %s" % (a, b))
+        check(on.get("maps", 0) > 1000 and
+              on.get("faults-read", 0) + on.get("faults-write", 0) > 1000,
+              "ESPT barely used: %r" % on)
+        check(on.get("fallbacks-io", -1) == 0, "unexpected softmmu fallbacks: %r" % on)
+        check(on.get("flushes-page", 0) > 0 and on.get("flushes-all", 0) > 0,
+              "guest TLB maintenance did not reach the shadow tables: %r" % on)
+        check(on.get("tb-cache-misses", 0) > 1000, "user jump cache unused: %r" % on)
+        print("    maps %d, faults %d/%d, flushes all/page %d/%d, kept %d, "
+              "segment evictions %d; workload %s s (off) vs %s s (on)"
+              % (on["maps"], on["faults-read"], on["faults-write"], on["flushes-all"],
+                 on["flushes-page"], on["flushes-kept"], on["segment-evictions"],
+                 off.results["workload"][2], onr.results["workload"][2]), flush=True)
+    test(name)(run)
+
+
+for _smp in (1, 4):
+    differential(_smp)
+
+
+def correctness(smp):
+    """The guest correctness suite built for AArch64, with espt=off and
+    with the checking mode on: same lines, all passed, ESPT served it."""
+    name = "a64/suite/smp%d" % smp
+
+    def run():
+        need_a64()
+        off, onr, on = both(name, ["suite"], smp, ON_CHECK, mem=2048, timeout=900)
+        a, b = suite_lines(off), suite_lines(onr)
+        check(len(a) > 30, "suite printed too little: %s" % a)
+        diff = [(x, y) for x, y in zip(a, b) if x != y]
+        check(a == b, "espt=off and espt=on disagree (%d vs %d lines), first: %s"
+              % (len(a), len(b), diff[:3]))
+        check(on.get("maps", 0) > 1000, "ESPT barely used: %r" % on)
+        first = [ln.strip() for ln in onr.hmp["info espt"].split("\n") if "mismatch:" in ln]
+        check(on.get("check-pages", 0) > 0 and on.get("check-page-errors", -1) == 0,
+              "the checking mode did not audit, or found page mismatches: %r\n  %s"
+              % (on, "\n  ".join(first)))
+        # devmem: user-space MMIO must run on softmmu, never be mapped.
+        check(on.get("fallbacks-io", 0) > 0, "device access not sent to softmmu: %r" % on)
+        # smc/jit: stores into pages with translated code.
+        check(on.get("write-protects", 0) > 0 and on.get("smc-writes", 0) > 0,
+              "code pages not protected or written: %r" % on)
+        check(on.get("flushes-all", 0) > 0 and on.get("flushes-page", 0) > 0,
+              "guest TLB maintenance did not reach the shadow tables: %r" % on)
+        check(on.get("flushes-code", 0) > 0, "no flush reached a user jump cache: %r" % on)
+        print("    %d lines equal; maps %d, faults %d/%d, io fallbacks %d, smc writes %d, "
+              "flushes all/page/code %d/%d/%d, segment evictions %d; suite %s s (off) "
+              "vs %s s (on)"
+              % (len(a), on["maps"], on["faults-read"], on["faults-write"],
+                 on["fallbacks-io"], on["smc-writes"], on["flushes-all"],
+                 on["flushes-page"], on["flushes-code"], on["segment-evictions"],
+                 off.results["suite"][2], onr.results["suite"][2]), flush=True)
+    test(name)(run)
+
+
+for _smp in (1, 4):
+    correctness(_smp)
