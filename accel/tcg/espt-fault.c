@@ -135,7 +135,9 @@ static bool espt_pc_in_code(uintptr_t pc)
 /*
  * Segmented tables (espt-internal.h).  The backend emits a CF_ESPT access
  * as "mov map(GS:[bits 47:32 of VA] * 8), %base" then one access at
- * (%base + %va [+ disp]), %va holding the guest address.  Where it goes:
+ * (%base + %va [+ 8]), %va holding the guest address; the two halves of
+ * a 16-byte access whose data register is %va go through
+ * "lea (%base + %va), %hi" and (%hi), 8(%hi).  Where an access goes:
  *
  * - a segment with a window: window + VA's low 32 bits, if VA's bits
  *   63:48 are 0; else that plus (bits 63:48) << 48, which has bits 63:48
@@ -146,21 +148,26 @@ static bool espt_pc_in_code(uintptr_t pc)
  * So an access reaches its window or faults, and a window's page is
  * mapped only for the guest page of that segment.  A page fault names
  * the byte: its window gives the guest address.  A protection fault names
- * nothing: the guest address is in %va, which the instruction encodes as
- * the index of its SIB byte.  Read it back from the code.
+ * nothing: read the guest address back from the instruction, as its SIB
+ * index (plus displacement).
  */
+typedef struct EsptAccess {
+    int base, index;            /* REG_* of ucontext; index -1: none */
+    int64_t disp;
+    bool is_write;
+} EsptAccess;
+
 static const int espt_gregs[16] = {
     REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
     REG_R8, REG_R9, REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15,
 };
 
-static bool espt_decode_access(const uint8_t *p, ucontext_t *uc,
-                               vaddr *addr, bool *is_write, int *base)
+/* The loads and stores tcg/i386 emits for guest accesses, and no other. */
+static bool espt_decode_access(const uint8_t *p, EsptAccess *a)
 {
-    int rex = 0, op, modrm, sib, idx;
-    int64_t disp = 0;
+    int rex = 0, op, modrm, mod, rm;
 
-    while (*p == 0x65 || *p == 0x66 || *p == 0x67) {
+    while (*p == 0x66 || *p == 0x67) {
         p++;
     }
     if ((*p & 0xf0) == 0x40) {
@@ -171,77 +178,89 @@ static bool espt_decode_access(const uint8_t *p, ucontext_t *uc,
         op = 0x0f00 | *p++;
     }
     switch (op) {
-    case 0x88: case 0x89: case 0xc6: case 0xc7:
-        *is_write = true;
+    case 0x88: case 0x89:
+        a->is_write = true;
         break;
-    case 0x8a: case 0x8b: case 0x63:
+    case 0x8b: case 0x63:
     case 0x0fb6: case 0x0fb7: case 0x0fbe: case 0x0fbf:
-        *is_write = false;
+        a->is_write = false;
         break;
     default:
         return false;
     }
     modrm = *p++;
-    if ((modrm & 7) != 4 || (modrm >> 6) == 3) {
-        return false;
+    mod = modrm >> 6;
+    rm = modrm & 7;
+    if (mod == 3 || (mod == 0 && rm == 5)) {
+        return false;           /* a register, or RIP-relative */
     }
-    sib = *p++;
-    idx = ((sib >> 3) & 7) | (rex & 2 ? 8 : 0);
-    if (idx == 4 || ((sib & 7) == 5 && !(modrm >> 6))) {
-        return false;           /* no index, or no base: not ours */
+    a->index = -1;
+    if (rm == 4) {
+        int sib = *p++;
+        int idx = ((sib >> 3) & 7) | (rex & 2 ? 8 : 0);
+
+        rm = sib & 7;
+        if (mod == 0 && rm == 5) {
+            return false;       /* no base */
+        }
+        if (idx != 4) {
+            a->index = espt_gregs[idx];
+        }
     }
-    if ((modrm >> 6) == 1) {
-        disp = (int8_t)p[0];
-    } else if ((modrm >> 6) == 2) {
-        disp = (int32_t)ldl_le_p(p);
-    }
-    *addr = uc->uc_mcontext.gregs[espt_gregs[idx]] + disp;
-    *base = espt_gregs[(sib & 7) | (rex & 1 ? 8 : 0)];
+    a->base = espt_gregs[rm | (rex & 1 ? 8 : 0)];
+    a->disp = mod == 1 ? (int8_t)p[0] : mod == 2 ? (int32_t)ldl_le_p(p) : 0;
     return true;
 }
 
 static void espt_sigsegv_seg(CPUState *cpu, EsptTable *t, siginfo_t *info,
                              ucontext_t *uc, uintptr_t pc)
 {
+    greg_t *regs = uc->uc_mcontext.gregs;
     uintptr_t a = (uintptr_t)info->si_addr;
     uintptr_t off = a - (uintptr_t)t->base;
-    bool is_write = uc->uc_mcontext.gregs[REG_ERR] & 2;
-    vaddr addr;
-    int base;
+    EsptAccess acc;
+    vaddr addr, start;
 
+    pc += GETPC_ADJ;
     if (a && off < (uintptr_t)t->nsegs * ESPT_STRIDE) {
         /* A page fault in a window: it names the byte. */
         if (off % ESPT_STRIDE >= ESPT_REGION_SIZE) {
             qatomic_inc(&espt_stats.fallbacks_wrap);
             trace_espt_fallback(cpu->cpu_index, off, "crosses a segment");
-            espt_fallback(cpu, pc + GETPC_ADJ);
+            espt_fallback(cpu, pc);
         }
         addr = ((vaddr)t->seg[off / ESPT_STRIDE] << ESPT_SEG_SHIFT) +
                off % ESPT_STRIDE;
-    } else if (!espt_decode_access((const uint8_t *)pc, uc, &addr,
-                                   &is_write, &base)) {
-        sigaction(SIGSEGV, &espt.old_segv, NULL);
-        return;                 /* not an access of ours: a crash */
-    } else if (addr >> 48) {
-        /*
-         * Bits 63:48 set (TTBR1's half, or a tag TBI does not remove):
-         * the segment map cannot tell such a page from its alias below
-         * 2^48, so it is never mapped; the softmmu decides.
-         */
-        qatomic_inc(&espt_stats.fallbacks_wrap);
-        trace_espt_fallback(cpu->cpu_index, addr, "above 2^48");
-        espt_fallback(cpu, pc + GETPC_ADJ);
-    } else {
-        /*
-         * A segment without a window: the access gets one, but the
-         * instruction that runs again reads its base register, which
-         * holds what the map had before.  Give it the new word.
-         */
-        espt_fault(cpu, t, addr, is_write, pc + GETPC_ADJ);
-        uc->uc_mcontext.gregs[base] = t->segmap[addr >> ESPT_SEG_SHIFT];
+        espt_fault(cpu, t, addr, regs[REG_ERR] & 2, pc);
         return;
     }
-    espt_fault(cpu, t, addr, is_write, pc + GETPC_ADJ);
+    if (!espt_decode_access((const uint8_t *)(pc - GETPC_ADJ), &acc)) {
+        sigaction(SIGSEGV, &espt.old_segv, NULL);
+        return;                 /* not an access of ours: a crash */
+    }
+    /*
+     * Bits 63:48 set (TTBR1's half, or a tag TBI does not remove): the
+     * segment map cannot tell such a page from its alias below 2^48, so
+     * it is never mapped, and the softmmu decides.  So it does where the
+     * base register holds more than the map's word (the "lea" form: its
+     * guest address cannot be told apart from one with bits 63:48 set),
+     * and for the half of an access that crosses into another segment.
+     */
+    start = acc.index >= 0 ? regs[acc.index] : -1;
+    addr = start + acc.disp;
+    if (acc.index < 0 || start >> 48 || addr >> 48 ||
+        (addr ^ start) >> ESPT_SEG_SHIFT) {
+        qatomic_inc(&espt_stats.fallbacks_wrap);
+        trace_espt_fallback(cpu->cpu_index, addr, "above 2^48");
+        espt_fallback(cpu, pc);
+    }
+    /*
+     * A segment without a window: the access gets one, but the
+     * instruction that runs again reads its base register, which holds
+     * what the map had before.  Give it the new word.
+     */
+    espt_fault(cpu, t, addr, acc.is_write, pc);
+    regs[acc.base] = t->segmap[start >> ESPT_SEG_SHIFT];
 }
 
 /* The SIGSEGV handler (SA_SIGINFO), installed by espt_accel_init(). */
