@@ -107,3 +107,34 @@ def correctness(smp):
 
 for _smp in (1, 4):
     correctness(_smp)
+
+
+def compat_lines(r):
+    """What the AArch32 programs computed, without timings."""
+    out = []
+    for t in ("memtest32", "workload32"):
+        for line in r.output(t).split("\n"):
+            if line.startswith(("memtest:", "workload:")) and " time " not in line:
+                out.append(line)
+            elif line.startswith("workload:") and "checksum" in line:
+                out.append(" ".join(line.split()[:4]))
+    return out
+
+
+@test("a64/compat")
+def compat():
+    """AArch32 processes (armhf memtest and workload) under the AArch64
+    kernel: EL0 AArch32 in the AArch64 EL1&0 regime, through the same
+    segmented tables.  Same output with espt=off and espt=on, and ESPT
+    mapped their working sets (the init around them maps about 1000
+    pages: a64/diff)."""
+    need_a64()
+    off, onr, on = both("a64/compat", ["memtest32", "workload32"], 1, ON_ALL)
+    a, b = compat_lines(off), compat_lines(onr)
+    check(len(a) > 6 and a == b, "outputs differ:\n  off: %s\n  on:  %s" % (a, b))
+    check(any("checksum" in ln for ln in a), "workload32 printed no checksums: %s" % a)
+    check(on.get("maps", 0) > 10000, "ESPT barely used: %r" % on)
+    check(on.get("fallbacks-io", -1) == 0, "unexpected softmmu fallbacks: %r" % on)
+    print("    %d lines equal; maps %d, faults %d/%d; workload32 %s s (off) vs %s s (on)"
+          % (len(a), on["maps"], on["faults-read"], on["faults-write"],
+             off.results["workload32"][2], onr.results["workload32"][2]), flush=True)

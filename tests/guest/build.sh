@@ -112,21 +112,35 @@ command -v "${CROSS}gcc" >/dev/null ||
     die "${CROSS}gcc not found; install with: apt-get install $CROSS_PKG (or run scripts/install-deps.sh)"
 progs=()
 names=()
-for c in "$SRCDIR"/tests/guest/progs/*.c; do
-    n=$(basename "$c" .c)
-    out=$GUEST/progs/$n
-    stale=
+# prog SOURCE NAME COMPILER FLAGS...: build one guest program, if stale.
+prog() {
+    local c=$1 n=$2 cc=$3 out=$GUEST/progs/$2 stale= h
+    shift 3
     for h in "$SRCDIR"/tests/guest/progs/*.h; do
         [ "$h" -nt "$out" ] && stale=1
     done
     if [ ! -x "$out" ] || [ "$c" -nt "$out" ] || [ "$0" -nt "$out" ] || [ -n "$stale" ]; then
-        # shellcheck disable=SC2086
-        "${CROSS}gcc" $CFLAGS -o "$out.tmp" "$c" -lpthread
+        "$cc" "$@" -o "$out.tmp" "$c" -lpthread
         mv "$out.tmp" "$out"
     fi
     progs+=("file:tests/$n=$out:755")
     names+=("$n")
+}
+for c in "$SRCDIR"/tests/guest/progs/*.c; do
+    # shellcheck disable=SC2086
+    prog "$c" "$(basename "$c" .c)" "${CROSS}gcc" $CFLAGS
 done
+if [ $ARCH = arm64 ]; then
+    # AArch32 processes under the AArch64 kernel (COMPAT): the armhf
+    # builds of two programs, as NAME32.
+    command -v arm-linux-gnueabihf-gcc >/dev/null ||
+        die "arm-linux-gnueabihf-gcc not found; install with: apt-get install gcc-arm-linux-gnueabihf (or run scripts/install-deps.sh)"
+    for n in memtest workload; do
+        prog "$SRCDIR/tests/guest/progs/$n.c" "${n}32" arm-linux-gnueabihf-gcc \
+            -O2 -g0 -Wall -Wextra -Werror -Wno-unused-parameter -static \
+            -march=armv7-a -mfpu=vfpv3-d16 -mfloat-abi=hard
+    done
+fi
 
 # ---- bare-metal test images ------------------------------------------
 # No kernel, no libc: they drive the MMU themselves (tests/bare/; AArch32).
