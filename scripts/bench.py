@@ -8,6 +8,12 @@
 # --bases (make bench: all of them) every mode runs on each upstream base
 # (7.2, 10.0) side by side in the same run, interleaved too.
 #
+# The same workloads also run on the arm64 guest (--isa, default every ISA
+# the bases under test have: arm64 on 10.0): Debian arm64 binaries under
+# qemu-system-aarch64 -M virt -cpu cortex-a57 (Debian's arm64 kernel,
+# 48-bit VA), softmmu and ESPT, and qemu-aarch64 -cpu cortex-a57, reported
+# in a section of their own.
+#
 # A benchmark, not a test: it never fails on timing.  It does fail when a
 # workload fails or when a workload's output checksum differs between
 # runs or modes (a fast wrong answer is a failure).
@@ -39,6 +45,18 @@ import workloads as wl  # noqa: E402
 BENCH = os.path.join(guest.BUILD, "bench")
 ROOTFS = os.path.join(BENCH, "rootfs")
 IMAGE = os.path.join(BENCH, "bench.cpio")
+# Per guest ISA: its image and rootfs (build by tests/bench/build.sh
+# [--arch=arm64]), the kernel flavours it boots, the CPU of both modes.
+ISAS = ("armhf", "arm64")
+ISA = {
+    "armhf": {"rootfs": ROOTFS, "image": IMAGE, "cpu": guest.CPU, "label": "armhf",
+              "system": "qemu-system-arm", "user": "qemu-arm", "build": "tests/bench/build.sh"},
+    "arm64": {"rootfs": os.path.join(BENCH, "arm64", "rootfs"),
+              "image": os.path.join(BENCH, "arm64", "bench.cpio"), "cpu": guest.CPU_A64,
+              "label": "arm64 (48-bit VA kernel)", "kernels": ["arm64"],
+              "system": "qemu-system-aarch64", "user": "qemu-aarch64",
+              "build": "tests/bench/build.sh --arch=arm64"},
+}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MODES = ("softmmu", "espt", "user")
 # Only when asked for (-m): ESPT without chained jumps across pages.
@@ -83,16 +101,16 @@ def cpu_seconds(pid):
 # ---------------------------------------------------------------------
 # System mode: one boot runs every selected workload.
 # ---------------------------------------------------------------------
-def accel_args(b, mode):
+def accel_args(b, mode, isa="armhf"):
     if mode == "espt":
         return ["-accel", "tcg,espt=on"]
     if mode == "nochain":
         return ["-accel", "tcg,espt=on,espt-chain=off"]
-    return ["-accel", "tcg,espt=off"] if BINS[b]["espt"] else []
+    return ["-accel", "tcg,espt=off"] if bins(b, isa)["espt"] else []
 
 
-def run_system(b, mode, kernel, smp, names, scale, log, progress):
-    extra = accel_args(b, mode)
+def run_system(b, mode, kernel, smp, names, scale, log, progress, isa="armhf"):
+    extra = accel_args(b, mode, isa)
     tests = [n if scale == "full" else n + "-tiny" for n in names]
     cpu = {}
 
@@ -105,8 +123,9 @@ def run_system(b, mode, kernel, smp, names, scale, log, progress):
                 progress(m.group(2).replace("-tiny", ""),
                          ("ok %ss" % f[4][5:]) if f[2] == "PASS" else "FAIL")
 
-    r = guest.boot(kernel, tests=tests, smp=smp, mem=1024, initrd=IMAGE,
-                   extra_qemu=extra, log_path=log, on_line=on_line, qemu=BINS[b]["qemu"],
+    r = guest.boot(kernel, tests=tests, smp=smp, mem=1024, initrd=ISA[isa]["image"],
+                   extra_qemu=extra, log_path=log, on_line=on_line, qemu=bins(b, isa)["qemu"],
+                   cpu=ISA[isa]["cpu"],
                    timeout=120 + 90 * len(tests),
                    hmp=["info espt"] if mode in ESPT_MODES else ())
     out = {}
@@ -115,7 +134,7 @@ def run_system(b, mode, kernel, smp, names, scale, log, progress):
         text = r.output(t)
         tm = re.search(r"^BENCH-TIME ([\d.]+)", text, re.M)
         cs = re.search(r"^BENCH-SUM ([0-9a-f]+)", text, re.M)
-        # /proc/stat counts in USER_HZ (100 on Linux/arm) ticks
+        # /proc/stat counts in USER_HZ (100 on Linux/arm and arm64) ticks
         sp = re.search(r"^BENCH-CPU user=(\d+) sys=(\d+)", text, re.M)
         ev = re.search(r"^BENCH-EVENTS irqs=(\d+) ctxsw=(\d+) pgfaults=(\d+)", text, re.M)
         c = cpu.get(t, {})
@@ -132,8 +151,8 @@ def run_system(b, mode, kernel, smp, names, scale, log, progress):
     return out, r
 
 
-def run_boot_time(b, mode, kernel, smp, log):
-    extra = accel_args(b, mode)
+def run_boot_time(b, mode, kernel, smp, log, isa="armhf"):
+    extra = accel_args(b, mode, isa)
     seen = {}
 
     def on_line(line, pid):
@@ -143,7 +162,8 @@ def run_boot_time(b, mode, kernel, smp, log):
 
     t0 = time.monotonic()
     r = guest.boot(kernel, tests=(), smp=smp, mem=1024, extra_qemu=extra,
-                   log_path=log, on_line=on_line, timeout=300, qemu=BINS[b]["qemu"])
+                   log_path=log, on_line=on_line, timeout=300, qemu=bins(b, isa)["qemu"],
+                   cpu=ISA[isa]["cpu"])
     return {"ok": r.ok, "guest_s": r.init_uptime,
             "host_cpu_s": seen.get("cpu"), "wall_s": (seen["t"] - t0) if "t" in seen else None,
             "checksum": "boot", "error": None if r.ok else "; ".join(r.problems)}
@@ -152,12 +172,12 @@ def run_boot_time(b, mode, kernel, smp, log):
 # ---------------------------------------------------------------------
 # User mode: the same steps, each one qemu-arm process.
 # ---------------------------------------------------------------------
-def drive(cmd, script, env, cwd):
+def drive(cmd, script, env, cwd, rootfs=ROOTFS):
     """Host-side twin of tests/bench/progs/drive.c."""
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, env=env, cwd=cwd)
     out = []
-    with open(ROOTFS + script) as f:
+    with open(rootfs + script) as f:
         for line in f:
             line = line.rstrip("\n")
             if line.startswith("send "):
@@ -177,8 +197,9 @@ def drive(cmd, script, env, cwd):
     return p.wait(), b"".join(out)
 
 
-def run_user(b, w, log):
-    qemu = [BINS[b]["user"], "-cpu", guest.CPU, "-L", ROOTFS]
+def run_user(b, w, log, isa="armhf"):
+    ROOTFS = ISA[isa]["rootfs"]
+    qemu = [bins(b, isa)["user"], "-cpu", ISA[isa]["cpu"], "-L", ROOTFS]
     shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
     d = tempfile.mkdtemp(prefix="espt-bench-", dir=shm)
     env = {"HOME": d, "LANG": "C", "LC_ALL": "C", "PATH": "/usr/bin:/bin:/usr/games"}
@@ -190,7 +211,7 @@ def run_user(b, w, log):
             cmd = qemu + [ROOTFS + st.argv[0]] + st.argv[1:]
             if st.drive:
                 cmd = qemu + [ROOTFS + st.argv[2]] + st.argv[3:]
-                rc, data = drive(cmd, st.drive, env, d)
+                rc, data = drive(cmd, st.drive, env, d, ROOTFS)
             else:
                 stdin = open(ROOTFS + st.stdin, "rb") if st.stdin else subprocess.DEVNULL
                 p = subprocess.run(cmd, stdin=stdin, stdout=subprocess.PIPE,
@@ -271,13 +292,13 @@ def ratios(bases):
     return out
 
 
-def summarize(runs, names, cols, bases):
+def summarize(runs, names, cols, bases, isa="armhf"):
     rows = []
     for n in names:
-        row = {"workload": n, "group": GROUPS[n]}
+        row = {"workload": n, "group": GROUPS[n], "isa": isa}
         for c, b, m in cols:
             sel = [r for r in runs if r["workload"] == n and r["mode"] == m and
-                   r["base"] == b and r["ok"]]
+                   r["base"] == b and r["isa"] == isa and r["ok"]]
             row[c] = median([r["guest_s"] for r in sel])
             row[c + "_cpu"] = median([r["host_cpu_s"] for r in sel])
         for key, _, num, den in ratios(bases):
@@ -339,12 +360,19 @@ def plot(rows, cols, path, title):
 
 
 GROUPS = {}
-BINS = {}           # base -> its binaries and whether it has ESPT
+BINS = {}           # base -> its binaries and whether it has ESPT; "a64": its AArch64 ones
+
+
+def bins(b, isa):
+    """Base b's binaries (qemu, user, espt) for guest ISA isa."""
+    return BINS[b] if isa == "armhf" else BINS[b]["a64"]
 
 
 def base_bins(bases):
     """The binaries of each base: the base under test (QEMU_ESPT_BASE,
-    else the selected one) as the tests see it, the others in build/B/obj."""
+    else the selected one) as the tests see it, the others in build/B/obj.
+    The AArch64 ones (qemu-system-aarch64, qemu-aarch64) only where the
+    base builds them (10.0); BINS[b]["a64"] is None elsewhere."""
     for b in bases:
         here = b == (guest.tested_base())
         obj = os.path.join(guest.BUILD, b, "obj")
@@ -357,6 +385,15 @@ def base_bins(bases):
         BINS[b]["espt"] = has_espt(BINS[b]["qemu"])
         BINS[b]["version"] = subprocess.run([BINS[b]["qemu"], "--version"],
                                             stdout=subprocess.PIPE).stdout.decode().split("\n")[0]
+        a64 = {"qemu": guest.QEMU_A64 if here else os.path.join(obj, "qemu-system-aarch64"),
+               "user": guest.QEMU_USER_A64 if here else os.path.join(obj, "qemu-aarch64")}
+        BINS[b]["a64"] = None
+        if os.path.exists(a64["qemu"]):
+            if not os.path.exists(a64["user"]):
+                sys.exit("error: %s is missing: run 'make build-%s' first"
+                         % (os.path.relpath(a64["user"], ROOT), b))
+            a64["espt"] = has_espt(a64["qemu"])
+            BINS[b]["a64"] = a64
 
 
 def main():

@@ -44,6 +44,25 @@ static bool espt_arm_el1_a64(CPUARMState *env)
     return ESPT_ARM_A64 && arm_el_is_aa64(env, 1);
 }
 
+/*
+ * A64 state: only with TBI for TTBR0's half (TCR_EL1.TBI0, which Linux
+ * always sets), so that the translator hands the backend addresses with
+ * bits 63:56 equal to bit 55.  Segmented tables rely on that (docs/
+ * espt.md, invariant 14): a raw address with top byte 0xc0 could reach
+ * host memory through the map word of a segment without a window.
+ */
+static bool espt_arm_tbi_ok(CPUARMState *env)
+{
+    if (!EX_TBFLAG_ANY(env->hflags, AARCH64_STATE)) {
+        return true;
+    }
+#ifdef TARGET_AARCH64
+    return EX_TBFLAG_A64(env->hflags, TBII) & 1;
+#else
+    return false;
+#endif
+}
+
 static bool espt_arm_user_ok(CPUState *cs)
 {
     CPUARMState *env = espt_cpu_env(cs);
@@ -56,7 +75,7 @@ static bool espt_arm_user_ok(CPUState *cs)
     return EX_TBFLAG_ANY(env->hflags, MMUIDX) == 0 &&
            !arm_is_secure_below_el3(env) &&
            !EX_TBFLAG_ANY(env->hflags, BE_DATA) &&
-           (ESPT_ARM_A64 || !EX_TBFLAG_ANY(env->hflags, AARCH64_STATE)) &&
+           espt_arm_tbi_ok(env) &&
            (env->cp15.sctlr_el[1] & SCTLR_M) &&
            !arm_feature(env, ARM_FEATURE_M);
 }

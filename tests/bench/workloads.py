@@ -1,6 +1,9 @@
 # The benchmark workloads, described once and run three ways: in the
 # guest under qemu-system-arm (softmmu or ESPT), and under qemu-arm user
-# mode with the same binaries and inputs.
+# mode with the same binaries and inputs.  The same workloads run on the
+# arm64 guest (qemu-system-aarch64, qemu-aarch64) from Debian's arm64
+# packages: isa "armhf" or "arm64"; only paths that name the Debian
+# multiarch triplet differ (cc1).
 #
 # A workload is a list of steps, each one process with its argv, stdin
 # and stdout.  A step's stdout goes to out.NN (optionally only the lines
@@ -14,7 +17,16 @@ import shlex
 
 IN = "/bench/in"
 BIN = "/bench/bin"
-CC1 = "/usr/lib/gcc/arm-linux-gnueabihf/12/cc1"
+ISAS = ("armhf", "arm64")
+TRIPLET = {"armhf": "arm-linux-gnueabihf", "arm64": "aarch64-linux-gnu"}
+
+
+def cc1(isa="armhf"):
+    """gcc 12's compiler proper in Debian's cpp-12 of that ISA."""
+    return "/usr/lib/gcc/%s/12/cc1" % TRIPLET[isa]
+
+
+CC1 = cc1("armhf")
 
 
 class Step:
@@ -57,9 +69,10 @@ def tools_steps(rounds):
     return steps
 
 
-def _all(scale):
+def _all(scale, isa="armhf"):
     """Workloads; scale 'full' for benchmarking, 'tiny' for make check."""
     full = scale == "full"
+    CC1 = cc1(isa)
     W = []
     W.append(Workload("perl", "compute", [
         Step(["/usr/bin/perl", IN + "/bench.pl", IN + ("/text512k.txt" if full else "/text64k.txt")]),
@@ -105,7 +118,7 @@ def _all(scale):
     ], doc="lua5.4: binary trees (garbage collection), a word count, closures"))
     W.append(Workload("luajit", "wider", [
         Step(["/usr/bin/luajit", IN + "/jit.lua", "7" if full else "2"]),
-    ], doc="luajit: its JIT compiles the hot loops to ARM code while it runs"))
+    ], doc="luajit: its JIT compiles the hot loops to ARM (AArch64) code while it runs"))
     W.append(Workload("tools", "wider", tools_steps(16 if full else 2),
              doc="sed, sort, uniq, head, gawk, cut, wc: 8 short processes for "
                  "each of 16 slices of 512 KiB of text"))
@@ -125,12 +138,12 @@ def _all(scale):
     return W
 
 
-def workloads(scale="full"):
-    return _all(scale)
+def workloads(scale="full", isa="armhf"):
+    return _all(scale, isa)
 
 
-def by_name(scale="full"):
-    return {w.name: w for w in _all(scale)}
+def by_name(scale="full", isa="armhf"):
+    return {w.name: w for w in _all(scale, isa)}
 
 
 def guest_script(w):

@@ -1421,6 +1421,52 @@ static void t_coldlink(void)
     printf("suite: coldlink: %u rounds, %u wrong\n", i, bad);
 }
 
+#ifdef __aarch64__
+/*
+ * ---- tbi: tagged pointers (top-byte ignore, on for EL0 data) ---------
+ *
+ * Every tag must reach the same byte as the untagged pointer, loads and
+ * stores alike, and a fault through a tagged pointer is reported at the
+ * untagged address (the kernel clears the tag in si_addr).
+ */
+static volatile void *tagged(volatile void *p, unsigned tag)
+{
+    return (volatile void *)((uintptr_t)p | (uintptr_t)(tag & 0xff) << 56);
+}
+
+static void t_tbi(void)
+{
+    uint32_t *b = map_anon(2 * page, PROT_READ | PROT_WRITE);
+    uint32_t i, sum = 0, n = 2 * page / 4;
+    int s;
+
+    catch_faults();
+    for (i = 0; i < n; i += 7) {
+        unsigned tag = i * 37;
+        volatile uint32_t *t = tagged(&b[i], tag);
+        uint32_t v = i * 2654435761u;
+
+        *t = v;
+        CHECK(b[i] == v, "tag %02x: a tagged store not seen untagged",
+              tag & 0xff);
+        b[i] ^= 0x5a5a5a5a;
+        CHECK(*(volatile uint32_t *)tagged(&b[i], tag + 1) ==
+              (v ^ 0x5a5a5a5a), "tag %02x: a tagged load missed a store",
+              (tag + 1) & 0xff);
+        sum += *t;
+    }
+    mix(sum);
+    CHECK(mprotect(b + page / 4, page, PROT_READ) == 0, "mprotect");
+    s = faults(wr8, tagged(b + page / 4 + 3, 0xa7));
+    report("tagged store to read-only", s, (uintptr_t)b);
+    CHECK(munmap(b + page / 4, page) == 0, "munmap");
+    s = faults(rd8, tagged(b + page / 4 + 5, 0x3c));
+    report("tagged load from unmapped", s, (uintptr_t)b);
+    munmap(b, page);
+    printf("suite: tbi: %u words, sum %u\n", (n + 6) / 7, sum);
+}
+#endif
+
 /* ---- driver ----------------------------------------------------------- */
 
 static const struct {
@@ -1434,6 +1480,9 @@ static const struct {
     { "procmem", t_procmem }, { "flags", t_flags },
     { "codealias", t_codealias }, { "chain", t_chain },
     { "coldlink", t_coldlink },
+#ifdef __aarch64__
+    { "tbi", t_tbi },
+#endif
 };
 
 static int run(int i)
