@@ -6,7 +6,7 @@
 #   make python-image  Debian's armhf python3.11 and CPython's tests, for tests/test_python.py
 #   make check      build everything and run every test on the selected base
 #   make demo       the main job: boot the default guest and run a workload
-#   make bench      benchmarks: softmmu vs ESPT vs user mode, every base (BENCHFLAGS=...)
+#   make bench      benchmarks: softmmu vs ESPT vs user mode, every base and ISA (BENCHFLAGS=...)
 #   make build-B    build base B (7.2, 10.0) in build/B without selecting it
 #   make check-B    run the tests (TESTFLAGS=...) on base B's build
 #   make check-series  prove every patch of the selected base's series builds
@@ -80,6 +80,7 @@ guest:
 
 bench-image: guest
 	tests/bench/build.sh
+	tests/bench/build.sh --arch=arm64
 
 # CPython's regression tests (tests/test_python.py): rebuilt only when
 # its inputs change.

@@ -45,7 +45,7 @@ import workloads as wl  # noqa: E402
 BENCH = os.path.join(guest.BUILD, "bench")
 ROOTFS = os.path.join(BENCH, "rootfs")
 IMAGE = os.path.join(BENCH, "bench.cpio")
-# Per guest ISA: its image and rootfs (build by tests/bench/build.sh
+# Per guest ISA: its image and rootfs (built by tests/bench/build.sh
 # [--arch=arm64]), the kernel flavours it boots, the CPU of both modes.
 ISAS = ("armhf", "arm64")
 ISA = {
@@ -170,7 +170,7 @@ def run_boot_time(b, mode, kernel, smp, log, isa="armhf"):
 
 
 # ---------------------------------------------------------------------
-# User mode: the same steps, each one qemu-arm process.
+# User mode: the same steps, each one qemu-arm (qemu-aarch64) process.
 # ---------------------------------------------------------------------
 def drive(cmd, script, env, cwd, rootfs=ROOTFS):
     """Host-side twin of tests/bench/progs/drive.c."""
@@ -198,8 +198,8 @@ def drive(cmd, script, env, cwd, rootfs=ROOTFS):
 
 
 def run_user(b, w, log, isa="armhf"):
-    ROOTFS = ISA[isa]["rootfs"]
-    qemu = [bins(b, isa)["user"], "-cpu", ISA[isa]["cpu"], "-L", ROOTFS]
+    rootfs = ISA[isa]["rootfs"]
+    qemu = [bins(b, isa)["user"], "-cpu", ISA[isa]["cpu"], "-L", rootfs]
     shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
     d = tempfile.mkdtemp(prefix="espt-bench-", dir=shm)
     env = {"HOME": d, "LANG": "C", "LC_ALL": "C", "PATH": "/usr/bin:/bin:/usr/games"}
@@ -208,12 +208,12 @@ def run_user(b, w, log, isa="armhf"):
     err = None
     try:
         for i, st in enumerate(w.steps, 1):
-            cmd = qemu + [ROOTFS + st.argv[0]] + st.argv[1:]
+            cmd = qemu + [rootfs + st.argv[0]] + st.argv[1:]
             if st.drive:
-                cmd = qemu + [ROOTFS + st.argv[2]] + st.argv[3:]
-                rc, data = drive(cmd, st.drive, env, d, ROOTFS)
+                cmd = qemu + [rootfs + st.argv[2]] + st.argv[3:]
+                rc, data = drive(cmd, st.drive, env, d, rootfs)
             else:
-                stdin = open(ROOTFS + st.stdin, "rb") if st.stdin else subprocess.DEVNULL
+                stdin = open(rootfs + st.stdin, "rb") if st.stdin else subprocess.DEVNULL
                 p = subprocess.run(cmd, stdin=stdin, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, env=env, cwd=d)
                 rc, data = p.returncode, p.stdout
@@ -399,12 +399,17 @@ def base_bins(bases):
 def main():
     all_w = wl.workloads("full")
     ap = argparse.ArgumentParser(
-        description="Run the benchmark suite: softmmu vs ESPT vs qemu-arm user mode.")
+        description="Run the benchmark suite: softmmu vs ESPT vs qemu-arm user mode "
+                    "(and on arm64: qemu-system-aarch64 vs qemu-aarch64).")
     ap.add_argument("-w", "--workloads", default="all",
                     help="comma-separated workloads, 'compute', 'wider', 'kernel' or 'all' "
                          "(known: %s, boot)" % ",".join(w.name for w in all_w))
     ap.add_argument("-r", "--repeats", type=int, default=3)
-    ap.add_argument("-k", "--kernels", default="armmp", help="armmp,armmp-lpae")
+    ap.add_argument("-k", "--kernels", default="armmp",
+                    help="armhf kernels: armmp,armmp-lpae (arm64 boots its one kernel, arm64)")
+    ap.add_argument("--isa", default="all", choices=ISAS + ("all",),
+                    help="guest ISA(s): armhf, arm64 or all (default: all, every ISA the "
+                         "bases run: arm64 on those with qemu-system-aarch64, 10.0)")
     ap.add_argument("--smp", type=int, default=1)
     ap.add_argument("-m", "--modes", default="auto",
                     help="comma-separated modes among softmmu,espt,user (default: all available), "
@@ -419,7 +424,6 @@ def main():
     need_matplotlib()
 
     scale = "tiny" if args.tiny else "full"
-    avail = {w.name: w for w in wl.workloads(scale)}
     for w in all_w:
         GROUPS[w.name] = w.group
     GROUPS["boot"] = "kernel"
@@ -431,7 +435,7 @@ def main():
             names.append("boot")
     else:
         names = args.workloads.split(",")
-    bad = [n for n in names if n not in avail and n != "boot"]
+    bad = [n for n in names if n not in GROUPS]
     if bad:
         ap.error("unknown workload(s): %s" % ",".join(bad))
     kernels = args.kernels.split(",")
@@ -450,21 +454,42 @@ def main():
         for b in bases:
             if b not in KNOWN_BASES:
                 ap.error("unknown base %s (%s)" % (b, ", ".join(KNOWN_BASES)))
-    if not os.path.exists(IMAGE):
+    if args.isa != "arm64" and not os.path.exists(IMAGE):
         sys.exit("error: %s is missing: run 'make bench-image' first" % os.path.relpath(IMAGE, ROOT))
-    # The guest runs the scripts baked into the image; user mode runs the
-    # definitions directly.  They must agree.
-    for w in wl.workloads(scale):
-        script = os.path.join(ROOTFS, "tests", w.name if scale == "full" else w.name + "-tiny")
-        try:
-            same = open(script).read() == wl.guest_script(w)
-        except OSError:
-            same = False
-        if not same:
-            sys.exit("error: the benchmark image is older than tests/bench/workloads.py "
-                     "(%s): run 'make bench-image'" % w.name)
     base_bins(bases)
-    espt_any = any(BINS[b]["espt"] for b in bases)
+    # The ISAs of this run, each with the bases that run it.
+    isa_bases = {}
+    if args.isa in ("armhf", "all"):
+        isa_bases["armhf"] = bases
+    no_a64 = [b for b in bases if not BINS[b]["a64"]]
+    if args.isa in ("arm64", "all") and len(no_a64) < len(bases):
+        isa_bases["arm64"] = [b for b in bases if BINS[b]["a64"]]
+    elif args.isa == "arm64":
+        sys.exit("error: no base of this run (%s) builds qemu-system-aarch64 (10.0 does)"
+                 % ", ".join(bases))
+    isas = list(isa_bases)
+    isa_kernels = {"armhf": kernels, "arm64": ISA["arm64"]["kernels"]}
+    avail = {isa: {w.name: w for w in wl.workloads(scale, isa)} for isa in isas}
+    for isa in isas:
+        image = ISA[isa]["image"]
+        if not os.path.exists(image):
+            sys.exit("error: %s is missing: run 'make bench-image' (or %s) first%s"
+                     % (os.path.relpath(image, ROOT), ISA[isa]["build"],
+                        "" if args.isa != "all" else ", or pass --isa=armhf"))
+        # The guest runs the scripts baked into the image; user mode runs
+        # the definitions directly.  They must agree.
+        for w in wl.workloads(scale, isa):
+            script = os.path.join(ISA[isa]["rootfs"], "tests",
+                                  w.name if scale == "full" else w.name + "-tiny")
+            try:
+                same = open(script).read() == wl.guest_script(w)
+            except OSError:
+                same = False
+            if not same:
+                sys.exit("error: the %s benchmark image is older than tests/bench/workloads.py "
+                         "(%s): run 'make bench-image'" % (isa, w.name))
+    espt_of = {isa: any(bins(b, isa)["espt"] for b in bs) for isa, bs in isa_bases.items()}
+    espt_any = any(espt_of.values())
     if args.modes == "auto":
         modes = [m for m in MODES if m != "espt" or espt_any]
     else:
@@ -472,116 +497,168 @@ def main():
         for m in modes:
             if m not in MODES + EXTRA_MODES:
                 ap.error("unknown mode %s" % m)
-        for b in bases:
-            if set(modes) & set(ESPT_MODES) and not BINS[b]["espt"]:
-                sys.exit("error: %s has no ESPT (-accel tcg,espt=on)"
-                         % os.path.relpath(BINS[b]["qemu"], ROOT))
-    # Columns: (name, base, mode), the modes of each base in turn.
-    cols = [(col(b, m, bases), b, m) for b in bases for m in modes
-            if m not in ESPT_MODES or BINS[b]["espt"]]
+        for isa, bs in isa_bases.items():
+            for b in bs:
+                if set(modes) & set(ESPT_MODES) and not bins(b, isa)["espt"]:
+                    sys.exit("error: %s has no ESPT (-accel tcg,espt=on)"
+                             % os.path.relpath(bins(b, isa)["qemu"], ROOT))
+    # Columns of each ISA: (name, base, mode), the modes of each base in
+    # turn; named with the base when that ISA runs on several.
+    isa_cols = {isa: [(col(b, m, bs), b, m) for b in bs for m in modes
+                      if m not in ESPT_MODES or bins(b, isa)["espt"]]
+                for isa, bs in isa_bases.items()}
 
     os.makedirs(args.out, exist_ok=True)
     logs = os.path.join(args.out, "logs")
     os.makedirs(logs, exist_ok=True)
     version = "; ".join(BINS[b]["version"] for b in bases)
     sys_names = [n for n in names if n != "boot"]
-    user_names = [n for n in sys_names if avail[n].user]
+    user_names = {isa: [n for n in sys_names if avail[isa][n].user] for isa in isas}
     print("qemu-espt benchmarks: %s" % version)
     print("  workloads: %s" % ", ".join(names))
-    print("  modes: %s%s; kernels: %s; -smp %d; %d repeat(s), interleaved"
-          % (", ".join(c for c, _, _ in cols), "" if espt_any else " (this build has no ESPT)",
-             ", ".join(kernels), args.smp, args.repeats))
+    if "armhf" in isa_cols:
+        print("  modes: %s%s; kernels: %s; -smp %d; %d repeat(s), interleaved"
+              % (", ".join(c for c, _, _ in isa_cols["armhf"]),
+                 "" if espt_of["armhf"] else " (this build has no ESPT)",
+                 ", ".join(kernels), args.smp, args.repeats))
+    if "arm64" in isa_cols:
+        print("  %s: modes: %s%s; kernel: arm64; -cpu %s%s%s"
+              % (ISA["arm64"]["label"], ", ".join(c for c, _, _ in isa_cols["arm64"]),
+                 "" if espt_of["arm64"] else " (this build has no ESPT)", ISA["arm64"]["cpu"],
+                 "" if "armhf" in isa_cols else "; -smp %d; %d repeat(s), interleaved"
+                 % (args.smp, args.repeats),
+                 "; not on %s (no qemu-system-aarch64)" % ", ".join(no_a64) if no_a64 else ""))
     sys.stdout.flush()
 
     runs = []
     counters = []       # 'info espt' after each ESPT boot
     t_start = time.monotonic()
     for rep in range(1, args.repeats + 1):
-        for cname, b, mode in cols:
-            for kernel in (kernels if mode != "user" else ["-"]):
-                tag = "rep %d/%d %s%s" % (rep, args.repeats, cname,
-                                          "" if mode == "user" else " " + kernel)
+        for isa in isas:
+            for cname, b, mode in isa_cols[isa]:
+                for kernel in (isa_kernels[isa] if mode != "user" else ["-"]):
+                    # arm64's one kernel is named arm64: it names the ISA too
+                    tag = "rep %d/%d %s%s" % (rep, args.repeats, cname,
+                                              (" " + kernel) if mode != "user" else
+                                              ("" if isa == "armhf" else " " + isa))
 
-                def progress(n, status, tag=tag):
-                    print("  [%5.0fs] %-28s %-10s %s" % (time.monotonic() - t_start, tag, n, status),
-                          flush=True)
+                    def progress(n, status, tag=tag):
+                        print("  [%5.0fs] %-28s %-10s %s" % (time.monotonic() - t_start, tag, n,
+                                                            status), flush=True)
 
-                base = {"rep": rep, "mode": mode, "base": b, "kernel": kernel, "smp": args.smp}
-                if mode == "user":
-                    for n in user_names:
-                        res = run_user(b, avail[n], os.path.join(logs, "user-%s-%s.log" % (b, n)))
-                        progress(n, "ok %.2fs" % res["guest_s"] if res["ok"] else "FAIL " + res["error"])
-                        runs.append(dict(base, workload=n, group=GROUPS[n], **res))
-                    continue
-                if "boot" in names:
-                    res = run_boot_time(b, mode, kernel, args.smp,
-                                        os.path.join(logs, "boot-%s-%s-%s-%d.log"
-                                                     % (b, mode, kernel, rep)))
-                    progress("boot", "ok %.2fs to init" % res["guest_s"] if res["ok"] else "FAIL")
-                    runs.append(dict(base, workload="boot", group="kernel", **res))
-                if sys_names:
-                    out, r = run_system(b, mode, kernel, args.smp, sys_names, scale,
-                                        os.path.join(logs, "%s-%s-%s-%d.log"
-                                                     % (b, mode, kernel, rep)),
-                                        progress)
-                    for n in sys_names:
-                        runs.append(dict(base, workload=n, group=GROUPS[n], **out[n]))
-                    if r.hmp:
-                        counters.append(dict(base, workloads=sys_names,
-                                             **guest.parse_espt(r.hmp["info espt"])))
+                    base = {"rep": rep, "mode": mode, "base": b, "kernel": kernel,
+                            "smp": args.smp, "isa": isa}
+                    if mode == "user":
+                        for n in user_names[isa]:
+                            res = run_user(b, avail[isa][n],
+                                           os.path.join(logs, "user-%s-%s.log" % (
+                                               b if isa == "armhf" else b + "-" + isa, n)), isa)
+                            progress(n, "ok %.2fs" % res["guest_s"] if res["ok"]
+                                     else "FAIL " + res["error"])
+                            runs.append(dict(base, workload=n, group=GROUPS[n], **res))
+                        continue
+                    if "boot" in names:
+                        res = run_boot_time(b, mode, kernel, args.smp,
+                                            os.path.join(logs, "boot-%s-%s-%s-%d.log"
+                                                         % (b, mode, kernel, rep)), isa)
+                        progress("boot", "ok %.2fs to init" % res["guest_s"] if res["ok"]
+                                 else "FAIL")
+                        runs.append(dict(base, workload="boot", group="kernel", **res))
+                    if sys_names:
+                        out, r = run_system(b, mode, kernel, args.smp, sys_names, scale,
+                                            os.path.join(logs, "%s-%s-%s-%d.log"
+                                                         % (b, mode, kernel, rep)),
+                                            progress, isa)
+                        for n in sys_names:
+                            runs.append(dict(base, workload=n, group=GROUPS[n], **out[n]))
+                        if r.hmp:
+                            counters.append(dict(base, workloads=sys_names,
+                                                 **guest.parse_espt(r.hmp["info espt"])))
 
     # Verify: every run passed, and each workload's checksum is the same
-    # in every run and mode.
+    # in every run and mode of an ISA (the ISAs' outputs may differ: gcc
+    # writes assembly for its own ISA).
     problems = []
-    for n in names:
-        sel = [r for r in runs if r["workload"] == n]
-        for r in sel:
-            if not r["ok"]:
-                problems.append("%s failed in %s %s rep %d: %s"
-                                % (n, r["mode"], r["base"], r["rep"], r["error"]))
-        sums = {r["checksum"] for r in sel if r["ok"]}
-        if len(sums) > 1:
-            detail = ", ".join("%s %s/%d=%s" % (r["mode"], r["base"], r["rep"],
-                                                (r["checksum"] or "")[:8]) for r in sel)
-            problems.append("%s: output checksum differs between runs: %s" % (n, detail))
+    for isa in isas:
+        for n in names:
+            what = n if isa == "armhf" else "%s (%s)" % (n, isa)
+            sel = [r for r in runs if r["workload"] == n and r["isa"] == isa]
+            for r in sel:
+                if not r["ok"]:
+                    problems.append("%s failed in %s %s rep %d: %s"
+                                    % (what, r["mode"], r["base"], r["rep"], r["error"]))
+            sums = {r["checksum"] for r in sel if r["ok"]}
+            if len(sums) > 1:
+                detail = ", ".join("%s %s/%d=%s" % (r["mode"], r["base"], r["rep"],
+                                                    (r["checksum"] or "")[:8]) for r in sel)
+                problems.append("%s: output checksum differs between runs: %s" % (what, detail))
 
-    rows = summarize(runs, names, cols, bases)
+    rows = {isa: summarize(runs, names, isa_cols[isa], isa_bases[isa], isa) for isa in isas}
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "qemu": version,
-        "kernels": {k: guest.kernel_version(k) for k in kernels},
+        "kernels": {k: guest.kernel_version(k) for isa in isas for k in isa_kernels[isa]},
         "host": {"cpu": _cpu_model(), "cores": os.cpu_count(), "kernel": platform.release()},
         "repeats": args.repeats, "smp": args.smp, "modes": modes, "scale": scale,
-        "bases": bases, "columns": [c for c, _, _ in cols],
+        "bases": bases, "columns": [c for c, _, _ in isa_cols[isas[0]]],
+        "isas": isas, "isa_bases": isa_bases,
+        "isa_columns": {isa: [c for c, _, _ in cs] for isa, cs in isa_cols.items()},
+        "isa_cpus": {isa: ISA[isa]["cpu"] for isa in isas},
         "espt_available": espt_any, "seconds": round(time.monotonic() - t_start, 1),
     }
     with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"meta": meta, "runs": runs, "summary": rows, "problems": problems,
-                   "espt_counters": counters}, f, indent=1)
-    title = "%s, %s, -smp %d, median of %d, %s" % (
-        version.split("(")[0].strip(), ",".join(kernels), args.smp, args.repeats, meta["date"][:10])
+        json.dump({"meta": meta, "runs": runs, "summary": [r for isa in isas for r in rows[isa]],
+                   "problems": problems, "espt_counters": counters}, f, indent=1)
     md = "# qemu-espt benchmarks\n\n%s  \nHost: %s, %d cores. Kernels: %s.\n" \
          "Guest-measured seconds (median of %d, interleaved); CPU columns are host CPU seconds.\n\n" \
          % (version, meta["host"]["cpu"], meta["host"]["cores"],
             "; ".join("%s (%s)" % kv for kv in meta["kernels"].items()), args.repeats)
-    md += table(rows, cols, bases)
-    if not espt_any:
-        md += "\nThis build has no ESPT yet: the espt column is absent.\n"
-    if counters:
-        c = counters[-1]
-        md += "\n`info espt` after the last ESPT boot (all its workloads): " + ", ".join(
-            "%s %s" % (k, v) for k, v in c.items()
-            if k not in ("rep", "mode", "base", "kernel", "smp", "workloads", "on")) + "\n"
+    pngs = []
+    text = ""
+    for isa in isas:
+        cols, bs = isa_cols[isa], isa_bases[isa]
+        if isa != "armhf":
+            md += "## %s\n\n%s -M virt -cpu %s (Debian's arm64 kernel, 4 KiB pages, " \
+                  "48-bit VA), %s -cpu %s -L %s; the same workloads on Debian arm64 " \
+                  "binaries; bases: %s.\n\n" % (
+                      ISA[isa]["label"], ISA[isa]["system"], ISA[isa]["cpu"], ISA[isa]["user"],
+                      ISA[isa]["cpu"], os.path.relpath(ISA[isa]["rootfs"], ROOT), ", ".join(bs))
+        elif len(isas) > 1:
+            md += "## %s\n\n%s -M virt -cpu %s, %s -cpu %s -L %s.\n\n" % (
+                ISA[isa]["label"], ISA[isa]["system"], ISA[isa]["cpu"], ISA[isa]["user"],
+                ISA[isa]["cpu"], os.path.relpath(ISA[isa]["rootfs"], ROOT))
+        md += table(rows[isa], cols, bs)
+        if not espt_of[isa]:
+            md += "\nThis build has no ESPT yet: the espt column is absent.\n"
+        mine = [c for c in counters if c["isa"] == isa]
+        if mine:
+            c = mine[-1]
+            md += "\n`info espt` after the last ESPT boot (all its workloads): " + ", ".join(
+                "%s %s" % (k, v) for k, v in c.items()
+                if k not in ("rep", "mode", "base", "kernel", "smp", "isa", "workloads", "on")) \
+                + "\n"
+        if len(isas) > 1:
+            md += "\n"
+        png = "bench.png" if isa == "armhf" else "bench-%s.png" % isa
+        title = "%s, %s, -smp %d, median of %d, %s" % (
+            version.split("(")[0].strip(),
+            ",".join(kernels) if isa == "armhf" else "%s, -cpu %s" % (ISA[isa]["label"],
+                                                                   ISA[isa]["cpu"]),
+            args.smp, args.repeats, meta["date"][:10])
+        plot(rows[isa], cols, os.path.join(args.out, png), title)
+        pngs.append(png)
+        text += "\n"
+        if isa != "armhf" or len(isas) > 1:
+            text += "%s:\n" % ISA[isa]["label"]
+        text += table(rows[isa], cols, bs)
     if problems:
         md += "\n**Problems:**\n\n" + "".join("- %s\n" % p for p in problems)
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write(md)
-    plot(rows, cols, os.path.join(args.out, "bench.png"), title)
 
-    print()
-    print(table(rows, cols, bases))
-    print("wrote %s/{results.json,table.md,bench.png} in %.0fs"
-          % (os.path.relpath(args.out, ROOT), meta["seconds"]))
+    print(text)
+    print("wrote %s/{results.json,table.md,%s} in %.0fs"
+          % (os.path.relpath(args.out, ROOT), ",".join(pngs), meta["seconds"]))
     if problems:
         for p in problems:
             print("error: " + p)

@@ -57,11 +57,15 @@ def differential(smp):
         check(on.get("flushes-page", 0) > 0 and on.get("flushes-all", 0) > 0,
               "guest TLB maintenance did not reach the shadow tables: %r" % on)
         check(on.get("tb-cache-misses", 0) > 1000, "user jump cache unused: %r" % on)
+        # A64 direct jumps to other pages ran chained (invariant 13).
+        check(on.get("chain-links", 0) > 1000 and on.get("chain-slots", 0) > 1000,
+              "jumps across pages not chained: %r" % on)
         print("    maps %d, faults %d/%d, flushes all/page %d/%d, kept %d, "
-              "segment evictions %d; workload %s s (off) vs %s s (on)"
+              "segment evictions %d, chain links %d; workload %s s (off) vs %s s (on)"
               % (on["maps"], on["faults-read"], on["faults-write"], on["flushes-all"],
                  on["flushes-page"], on["flushes-kept"], on["segment-evictions"],
-                 off.results["workload"][2], onr.results["workload"][2]), flush=True)
+                 on["chain-links"], off.results["workload"][2],
+                 onr.results["workload"][2]), flush=True)
     test(name)(run)
 
 
@@ -87,6 +91,13 @@ def correctness(smp):
         check(on.get("check-pages", 0) > 0 and on.get("check-page-errors", -1) == 0,
               "the checking mode did not audit, or found page mismatches: %r\n  %s"
               % (on, "\n  ".join(first)))
+        # Chained jumps were taken and each checked against a full lookup;
+        # the suite's chain part makes links go stale (remap, fork, JIT).
+        check(on.get("check-jumps", 0) > 0 and on.get("check-jump-errors", -1) == 0,
+              "chained jumps unchecked, or into the wrong TB: %r\n  %s"
+              % (on, "\n  ".join(first)))
+        check(on.get("chain-links", 0) > 0 and on.get("chain-stale", 0) > 0,
+              "chained jumps not linked, or never refused: %r" % on)
         # devmem: user-space MMIO must run on softmmu, never be mapped.
         check(on.get("fallbacks-io", 0) > 0, "device access not sent to softmmu: %r" % on)
         # smc/jit: stores into pages with translated code.

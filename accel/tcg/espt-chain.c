@@ -55,7 +55,7 @@
  */
 typedef struct EsptChainSlot {
     uint64_t link;
-    uint32_t dest;              /* the guest PC the jump goes to */
+    vaddr dest;                 /* the guest PC the jump goes to */
     uint32_t cflags;            /* the jumping TB's: its target's too */
     int32_t cpu;                /* the vCPU that linked it last */
     uint32_t moves;             /* times another vCPU took it over */
@@ -260,7 +260,7 @@ static void espt_chain_tb_flush(void)
     }
 }
 
-static EsptChainSlot *espt_chain_slot_new(uint32_t dest, uint32_t cflags)
+static EsptChainSlot *espt_chain_slot_new(vaddr dest, uint32_t cflags)
 {
     uint32_t i = qatomic_fetch_inc(&espt_slots_used);
     EsptChainSlot *s;
@@ -287,9 +287,8 @@ bool espt_gen_chain(DisasContextBase *db, uint64_t dest)
     TCGv_i32 key, bad, tbcf;
     TCGLabel *miss;
 
-    /* Not yet with 64-bit guest addresses (segmented tables). */
     if (!(cflags & CF_ESPT) || (cflags & (CF_NO_GOTO_TB | CF_NO_GOTO_PTR)) ||
-        !espt_cfg.chain || !espt_slots || espt.segmented) {
+        !espt_cfg.chain || !espt_slots) {
         return false;
     }
     s = espt_chain_slot_new(dest, cflags);
@@ -362,7 +361,8 @@ const void *HELPER(espt_chain)(CPUArchState *env, void *ptr)
     }
     /* What the lookup found, if it is a CF_ESPT TB of this table's cache. */
     tb = espt_jmp_cache_get(espt_jmp_cache_hash(s->dest), s->dest);
-    if (!tb || tb->tc.ptr != code || tb_cflags(tb) != s->cflags) {
+    if (!tb || tb->tc.ptr != code || tb_cflags(tb) != s->cflags ||
+        tb->pc != s->dest) {
         return code;
     }
     off = (intptr_t)tb - (intptr_t)espt_chain_base;
@@ -399,6 +399,7 @@ bool espt_gen_lookup(void)
     TCGv_ptr jc, tb, code, next;
     TCGLabel *miss;
 
+    /* Not yet with 64-bit guest addresses (segmented tables). */
     if (!(cflags & CF_ESPT) || (cflags & CF_NO_GOTO_PTR) || !espt_cfg.chain ||
         !espt_ops->gen_tb_state || espt.segmented) {
         return false;

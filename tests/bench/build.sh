@@ -32,7 +32,7 @@ for a in "$@"; do
     esac
 done
 
-if [ $ARCH = armhf ]; then
+if [ "$ARCH" = armhf ]; then
     BENCH=$BUILD/bench
     GUEST=$BUILD/guest
     CROSS=${CROSS:-arm-linux-gnueabihf-}
@@ -58,7 +58,7 @@ mkdir -p "$BENCH/debs" "$BENCH/src"
 stamp="$ARCH $PACKAGES $(sha256sum "$0" | cut -c1-16)"
 if [ "$(cat "$BENCH/rootfs.stamp" 2>/dev/null)" != "$stamp" ]; then
     note "bench: resolving and fetching $PACKAGES ($ARCH) with their dependencies"
-    apt_private_init "$BUILD/apt-$ARCH" $ARCH || die "cannot set up private $ARCH apt state"
+    apt_private_init "$BUILD/apt-$ARCH" "$ARCH" || die "cannot set up private $ARCH apt state"
     apt_private apt-get -q update > "$BENCH/apt-update.log" 2>&1 ||
         warn "apt-get update ($ARCH) reported errors, see $REL/apt-update.log"
     # An empty dpkg status: apt resolves the whole closure for an empty
@@ -70,14 +70,30 @@ if [ "$(cat "$BENCH/rootfs.stamp" 2>/dev/null)" != "$stamp" ]; then
         tail -n 5 "$BENCH/apt-download.log" >&2
         die "could not download the benchmark packages ($ARCH, log: $REL/apt-download.log)"
     fi
+    # The closure's exact .debs (apt's file names: NAME_VERSION_ARCH.deb,
+    # an epoch's ':' as %3a): the cache also holds the versions of earlier
+    # builds, which must be neither unpacked nor kept.
+    # shellcheck disable=SC2086
+    apt_private apt-get -q -s install --no-install-recommends -o Debug::NoLocking=1 \
+            $PACKAGES 2>&1 | awk '/^Inst / {
+        n = $2; sub(/:.*/, "", n); v = $3; sub(/^\(/, "", v); gsub(/:/, "%3a", v)
+        if (match($0, /\[[^]]+\]\)/)) print n "_" v "_" substr($0, RSTART + 1, RLENGTH - 3) ".deb"
+    }' > "$BENCH/packages.txt.new"
+    [ -s "$BENCH/packages.txt.new" ] || die "apt resolved no packages ($ARCH)"
+    while read -r d; do
+        [ -f "$BENCH/debs/$d" ] || die "apt-get left no $d (log: $REL/apt-download.log)"
+    done < "$BENCH/packages.txt.new"
+    for d in "$BENCH"/debs/*.deb; do
+        grep -qxF "${d##*/}" "$BENCH/packages.txt.new" || rm -f "$d"
+    done
     rm -rf "$ROOTFS"
     mkdir -p "$ROOTFS"
-    for d in "$BENCH"/debs/*.deb; do
-        dpkg-deb -x "$d" "$ROOTFS"
-    done
+    while read -r d; do
+        dpkg-deb -x "$BENCH/debs/$d" "$ROOTFS"
+    done < "$BENCH/packages.txt.new"
     # Documentation, manuals and translations are not run.
     rm -rf "$ROOTFS"/usr/share/{doc,man,info,locale,lintian,bug}
-    ls "$BENCH"/debs/*.deb | sed 's|.*/||' > "$BENCH/packages.txt"
+    mv "$BENCH/packages.txt.new" "$BENCH/packages.txt"
     echo "$stamp" > "$BENCH/rootfs.stamp"
 fi
 
