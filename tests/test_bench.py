@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from harness import test, check
-from guest import ROOT, BUILD
+from guest import ROOT, BUILD, have_a64
 
 OUT = os.path.join(BUILD, "tests", "bench-tiny")
 
@@ -23,9 +23,10 @@ def bench(args, env=None):
 
 @test("bench/tiny")
 def _():
-    """One short workload per group (+ boot time), every available mode:
-    JSON, table and PNG are written, and the compute workload's output is
-    identical in the guest and under qemu-arm."""
+    """One short workload per group (+ boot time), every available mode
+    and guest ISA (arm64 where the base has qemu-system-aarch64): JSON,
+    table and PNG are written, and the compute workload's output is
+    identical in the guest and under user mode, per ISA."""
     rc, out = bench(["-w", "bzip2,pipe,boot"])
     check(rc == 0, "bench failed:\n" + out[-3000:])
     with open(os.path.join(OUT, "results.json")) as f:
@@ -36,16 +37,22 @@ def _():
     for n in ("bzip2", "pipe", "boot"):
         sel = [r for r in runs if r["workload"] == n and r["mode"] != "user"]
         check(sel and all(r["ok"] and r["guest_s"] for r in sel), "%s: %r" % (n, sel))
-    bz = [r for r in runs if r["workload"] == "bzip2"]
-    check({r["mode"] for r in bz} == set(modes), "bzip2 did not run in every mode: %r" % bz)
-    check(len({r["checksum"] for r in bz}) == 1 and bz[0]["checksum"],
-          "bzip2 checksums differ: %r" % [(r["mode"], r["checksum"]) for r in bz])
+    isas = ["armhf"] + (["arm64"] if have_a64() else [])
+    check(sorted({r.get("isa", "armhf") for r in runs}) == sorted(isas),
+          "guest ISAs run: %r, expected %r" % ({r.get("isa") for r in runs}, isas))
+    for isa in isas:
+        bz = [r for r in runs if r["workload"] == "bzip2" and r.get("isa", "armhf") == isa]
+        check({r["mode"] for r in bz} == set(modes),
+              "%s: bzip2 did not run in every mode: %r" % (isa, bz))
+        check(len({r["checksum"] for r in bz}) == 1 and bz[0]["checksum"],
+              "%s: bzip2 checksums differ: %r" % (isa, [(r["mode"], r["checksum"]) for r in bz]))
     check(not [r for r in runs if r["workload"] == "pipe" and r["mode"] == "user"],
           "the two-process pipe workload ran in user mode")
     md = open(os.path.join(OUT, "table.md")).read()
     check("| bzip2 | compute |" in md and "geomean compute" in md, "table.md:\n" + md)
-    with open(os.path.join(OUT, "bench.png"), "rb") as f:
-        check(f.read(8) == b"\x89PNG\r\n\x1a\n", "bench.png is not a PNG")
+    for png in ["bench.png"] + (["bench-arm64.png"] if have_a64() else []):
+        with open(os.path.join(OUT, png), "rb") as f:
+            check(f.read(8) == b"\x89PNG\r\n\x1a\n", "%s is not a PNG" % png)
 
 
 @test("bench/catches-mismatch")
