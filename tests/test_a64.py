@@ -9,8 +9,8 @@ import os
 from harness import test, check, Skip
 from guest import (ROOT, BUILD, QEMU_A64, boot, have_a64, kernel_path,
                    parse_espt)
-from test_espt import (OFF, ON_ALL, ON_CHECK, explain, log, results,
-                       suite_lines)
+from test_espt import (OFF, ON_ALL, ON_CHECK, check_diff_served, explain,
+                       log, results, suite_lines)
 
 FLAVOUR = "arm64"
 
@@ -50,16 +50,8 @@ def differential(smp):
         off, onr, on = both(name, ["memtest", "workload"], smp, ON_ALL)
         a, b = results(off), results(onr)
         check(a and a == b, "outputs differ:\n  off: %s\n  on:  %s" % (a, b))
-        check(on.get("maps", 0) > 1000 and
-              on.get("faults-read", 0) + on.get("faults-write", 0) > 1000,
-              "ESPT barely used: %r" % on)
-        check(on.get("fallbacks-io", -1) == 0, "unexpected softmmu fallbacks: %r" % on)
-        check(on.get("flushes-page", 0) > 0 and on.get("flushes-all", 0) > 0,
-              "guest TLB maintenance did not reach the shadow tables: %r" % on)
-        check(on.get("tb-cache-misses", 0) > 1000, "user jump cache unused: %r" % on)
-        # A64 direct jumps to other pages ran chained (invariant 13).
-        check(on.get("chain-links", 0) > 1000 and on.get("chain-slots", 0) > 1000,
-              "jumps across pages not chained: %r" % on)
+        # No inline lookups for A64 code yet (docs/espt.md, not yet).
+        check_diff_served(on, lookups=False)
         print("    maps %d, faults %d/%d, flushes all/page %d/%d, kept %d, "
               "segment evictions %d, chain links %d; workload %s s (off) vs %s s (on)"
               % (on["maps"], on["faults-read"], on["faults-write"], on["flushes-all"],

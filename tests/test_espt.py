@@ -66,6 +66,25 @@ def results_of(text, tests=("workload", "memtest")):
     return results(r), r
 
 
+def check_diff_served(on, lookups=True):
+    """The counters of an espt=on run of memtest and the workload show
+    that ESPT served them: pages mapped, no softmmu fallbacks, the guest's
+    TLB maintenance reached the tables, user TBs looked up in the table's
+    own jump cache, direct jumps to other pages chained, and (@lookups)
+    lookup exits looked up inline (invariant 13)."""
+    check(on.get("maps", 0) > 1000 and on.get("faults-read", 0) + on.get("faults-write", 0) > 1000,
+          "ESPT barely used: %r" % on)
+    check(on.get("fallbacks-io", -1) == 0, "unexpected softmmu fallbacks: %r" % on)
+    check(on.get("flushes-page", 0) > 0 and on.get("flushes-all", 0) > 0,
+          "guest TLB maintenance did not reach the shadow tables: %r" % on)
+    check(on.get("tb-cache-misses", 0) > 1000, "user jump cache unused: %r" % on)
+    check(on.get("chain-links", 0) > 1000 and on.get("chain-slots", 0) > 1000,
+          "jumps across pages not chained: %r" % on)
+    if lookups:
+        check(on.get("lookup-misses", 0) > 0 and on.get("lookup-mismatch", -1) == 0,
+              "inline lookups unused or computing another state: %r" % on)
+
+
 def differential(flavour, smp):
     name = "espt/diff/%s/smp%d" % (flavour, smp)
 
@@ -83,19 +102,7 @@ def differential(flavour, smp):
         off, on = runs["off"][1], runs["on"][1]
         check(not off["on"], "espt=off but 'info espt' says it is on")
         check(on["on"], "espt=on but 'info espt' says it is off")
-        check(on.get("maps", 0) > 1000 and on.get("faults-read", 0) + on.get("faults-write", 0) > 1000,
-              "ESPT barely used: %r" % on)
-        check(on.get("fallbacks-io", -1) == 0, "unexpected softmmu fallbacks: %r" % on)
-        check(on.get("flushes-page", 0) > 0 and on.get("flushes-all", 0) > 0,
-              "guest TLB maintenance did not reach the shadow tables: %r" % on)
-        # User TBs were looked up in the shadow table's own jump cache.
-        check(on.get("tb-cache-misses", 0) > 1000, "user jump cache unused: %r" % on)
-        # User TBs' direct jumps to other pages ran chained, and their
-        # lookup exits looked up inline (invariant 13).
-        check(on.get("chain-links", 0) > 1000 and on.get("chain-slots", 0) > 1000,
-              "jumps across pages not chained: %r" % on)
-        check(on.get("lookup-misses", 0) > 0 and on.get("lookup-mismatch", -1) == 0,
-              "inline lookups unused or computing another state: %r" % on)
+        check_diff_served(on)
         if flavour == "armmp":
             # Software PAN rewrites DACR on every kernel entry and exit.
             check(on.get("flushes-kept", 0) > 1000, "DACR flushes not kept: %r" % on)
