@@ -52,6 +52,9 @@ def differential(smp):
         check(a and a == b, "outputs differ:\n  off: %s\n  on:  %s" % (a, b))
         # No inline lookups for A64 code yet (docs/espt.md, not yet).
         check_diff_served(on, lookups=False)
+        # The workload's huge pages (THP): flushes inside one dropped
+        # only its pages (invariant 1).
+        check(on.get("flushes-large", 0) > 0, "no flush inside a large page: %r" % on)
         print("    maps %d, faults %d/%d, flushes all/page %d/%d, kept %d, "
               "segment evictions %d, chain links %d; workload %s s (off) vs %s s (on)"
               % (on["maps"], on["faults-read"], on["faults-write"], on["flushes-all"],

@@ -117,19 +117,65 @@ void espt_tlb_flush(CPUState *cpu, uint16_t idxmap)
  * Page and range flushes carry no ASID here: drop the page from every
  * table of the vCPU.  Dropping more than needed only costs a refault.
  */
+/*
+ * The recorded large page that @addr is in (EsptTable.large), or -1.
+ * Large pages of one table do not overlap: one walk maps an address.
+ */
+static int espt_large_at(EsptTable *t, vaddr addr)
+{
+    unsigned i;
+
+    for (i = 0; i < t->nlarge; i++) {
+        if (((addr ^ t->large[i]) >> t->large_bits[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/*
+ * A flush inside recorded large page @i: that large translation is gone,
+ * so drop every page mapped from it (and forget it).
+ */
+static void espt_flush_large(EsptTable *t, int i)
+{
+    vaddr base = t->large[i], end = base + ((vaddr)1 << t->large_bits[i]);
+    vaddr a;
+
+    for (a = base; a < end; a += ESPT_PAGE) {
+        espt_drop_page(t, a);
+        if (espt_jc_has_page(t, a)) {
+            espt_jc_empty(t);
+            qatomic_inc(&espt_stats.flush_code);
+        }
+    }
+    /* Unless a failed unmap emptied the table, which forgot them all. */
+    if ((unsigned)i < t->nlarge && t->large[i] == base) {
+        t->large[i] = t->large[--t->nlarge];
+        t->large_bits[i] = t->large_bits[t->nlarge];
+    }
+    qatomic_inc(&espt_stats.flush_large);
+}
+
 static void espt_flush_pages(EsptTable *t, vaddr addr, vaddr len)
 {
     vaddr a;
+    int i;
 
     if (len >= 256 * ESPT_PAGE ||
         ((addr & t->large_mask) == t->large_addr) ||
         (((addr + len - 1) & t->large_mask) == t->large_addr)) {
-        /* Inside a large guest page: like the softmmu, drop everything. */
+        /* Inside the span of large pages: like the softmmu, drop all. */
         espt_drop_all(t);
         qatomic_inc(&espt_stats.flush_all);
         return;
     }
     for (a = addr & ~(vaddr)(ESPT_PAGE - 1); a < addr + len; a += ESPT_PAGE) {
+        i = espt_large_at(t, a);
+        if (i >= 0) {
+            espt_flush_large(t, i);
+            continue;
+        }
         if (test_bit(espt_granule(a), t->granules) &&
             !(espt_cfg.test_break & ESPT_BREAK_PAGE_FLUSH)) {
             espt_drop_page(t, a);
@@ -156,7 +202,7 @@ static bool espt_flush_hits(EsptTable *t, vaddr addr, vaddr len)
     }
     for (a = addr & ~(vaddr)(ESPT_PAGE - 1); a < addr + len; a += ESPT_PAGE) {
         if (test_bit(espt_granule(a), t->granules) ||
-            espt_jc_has_page(t, a)) {
+            espt_jc_has_page(t, a) || espt_large_at(t, a) >= 0) {
             return true;
         }
     }

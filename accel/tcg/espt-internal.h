@@ -91,6 +91,9 @@ typedef target_ulong espt_tb_cs_t;
 
 typedef struct EsptCpu EsptCpu;
 
+#define ESPT_LARGE_RANGES  16
+#define ESPT_LARGE_EXACT   21  /* log2 of the largest page kept exactly */
+
 typedef struct EsptTable {
     uint8_t *base;              /* the region, or the first window */
     /*
@@ -103,7 +106,16 @@ typedef struct EsptTable {
     unsigned nsegs;
     GHashTable *pages;          /* guest vpage -> espt_page_val() */
     EsptContext ctx;            /* translation registers when filled */
-    vaddr large_addr;           /* like CPUTLBDesc: span of large pages */
+    /*
+     * Large guest pages (sections, blocks, huge pages) its pages were
+     * mapped from: up to ESPT_LARGE_RANGES of at most 2 MiB exactly (a
+     * flush inside one drops that range's pages), the rest in one span
+     * like CPUTLBDesc's (a flush inside it empties the table).
+     */
+    vaddr large[ESPT_LARGE_RANGES];
+    uint8_t large_bits[ESPT_LARGE_RANGES];
+    unsigned nlarge;
+    vaddr large_addr;
     vaddr large_mask;
     /* 1 MiB granules that may hold pages: most flushes miss them all. */
     unsigned long granules[BITS_TO_LONGS(4096)];
@@ -236,7 +248,7 @@ typedef struct EsptStats {
     uint64_t table_switches, cold_periods, upgrades, maps_large;
     uint64_t host_failures, tables_stale, inhibits, cold_fallbacks;
     uint64_t chain_shared, lookup_mismatch, chain_flushes;
-    uint64_t seg_evictions;
+    uint64_t seg_evictions, flush_large;
 } EsptStats;
 extern EsptStats espt_stats;
 

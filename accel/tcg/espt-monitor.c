@@ -26,6 +26,7 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->gs_base = g_strdup(espt.have_wrgsbase ? "wrgsbase" : "arch_prctl");
     info->tables = g_strdup(espt.segmented ? "segmented" : "flat");
     info->segment_evictions = qatomic_read(&espt_stats.seg_evictions);
+    info->flushes_large = qatomic_read(&espt_stats.flush_large);
     info->pages_mapped = espt.pages;
     info->vma_budget = espt.budget;
     info->tables_live = espt.tables_live;
@@ -122,6 +123,7 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "flushes-asid", i->flushes_asid },
         { "flushes-page", i->flushes_page },
         { "flushes-range", i->flushes_range },
+        { "flushes-large", i->flushes_large },
         { "flushes-kept", i->flushes_kept },
         { "flushes-narrowed", i->flushes_narrowed },
         { "flushes-user-state", i->flushes_user_state },

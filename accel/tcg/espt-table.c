@@ -189,6 +189,7 @@ void espt_drop_all(EsptTable *t)
     bitmap_zero(t->granules, 4096);
     t->large_addr = -1;
     t->large_mask = 0;
+    t->nlarge = 0;
     clear_bit(t->asid, t->owner->live);
     espt.tables_live--;
 }
@@ -243,6 +244,8 @@ static uint8_t *espt_seg_window(EsptTable *t, vaddr va)
     t->segmap[seg] = (uintptr_t)h - ((uint64_t)seg << ESPT_SEG_SHIFT);
     return h + (uint32_t)va;
 }
+
+static void espt_note_large(EsptTable *t, vaddr vpage, unsigned lg);
 
 bool espt_map(EsptTable *t, vaddr vpage, void *host, int prot,
               unsigned lg_page_size)
@@ -354,22 +357,48 @@ bool espt_map(EsptTable *t, vaddr vpage, void *host, int prot,
     qatomic_inc(&espt_stats.maps);
     trace_espt_map(t->owner - espt.cpus, t->asid, vpage, ram, prot);
     if (lg_page_size > 12) {
-        vaddr lp_mask = ~(((vaddr)1 << lg_page_size) - 1);
-        vaddr lp_addr = vpage & lp_mask;
-
-        if (t->large_addr == (vaddr)-1) {
-            t->large_addr = lp_addr;
-            t->large_mask = lp_mask;
-        } else {
-            lp_mask &= t->large_mask;
-            while (((t->large_addr ^ lp_addr) & lp_mask) != 0) {
-                lp_mask <<= 1;
-            }
-            t->large_mask = lp_mask;
-            t->large_addr &= lp_mask;
-        }
+        espt_note_large(t, vpage, lg_page_size);
     }
     return true;
+}
+
+/*
+ * @t maps a page of a large guest page of 1 << @lg bytes at @vpage.  A
+ * TLB invalidation by address inside it invalidates the whole large
+ * translation, so a flush there must drop every page mapped from it:
+ * record its range, exactly where it is small enough and there is room,
+ * else in the table's one span (espt-flush.c).  Called with espt.lock
+ * held.
+ */
+static void espt_note_large(EsptTable *t, vaddr vpage, unsigned lg)
+{
+    vaddr lp_mask = ~(((vaddr)1 << lg) - 1);
+    vaddr lp_addr = vpage & lp_mask;
+    unsigned i;
+
+    if (lg <= ESPT_LARGE_EXACT) {
+        for (i = 0; i < t->nlarge; i++) {
+            if (t->large[i] == lp_addr && t->large_bits[i] == lg) {
+                return;
+            }
+        }
+        if (t->nlarge < ESPT_LARGE_RANGES) {
+            t->large[t->nlarge] = lp_addr;
+            t->large_bits[t->nlarge++] = lg;
+            return;
+        }
+    }
+    if (t->large_addr == (vaddr)-1) {
+        t->large_addr = lp_addr;
+        t->large_mask = lp_mask;
+    } else {
+        lp_mask &= t->large_mask;
+        while (((t->large_addr ^ lp_addr) & lp_mask) != 0) {
+            lp_mask <<= 1;
+        }
+        t->large_mask = lp_mask;
+        t->large_addr &= lp_mask;
+    }
 }
 
 /*
