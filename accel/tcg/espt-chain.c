@@ -388,31 +388,35 @@ const void *HELPER(espt_chain)(CPUArchState *env, void *ptr)
  * (invariant 7) is probed as tb_lookup() would, comparing the TB's PC,
  * flags and cs_base with what the target computes from the live state
  * (EsptTargetOps.gen_tb_state) and its cflags with the jumping TB's, so
- * an invalidated TB (CF_INVALID) never matches.  A miss takes
+ * an invalidated TB (CF_INVALID) never matches.  A cache entry holds the
+ * PC's low half; with guest addresses above 4 GiB (segmented tables) the
+ * TB's whole PC and cs_base are compared too.  A miss takes
  * helper_espt_lookup(): helper_lookup_tb_ptr(), which fills the cache.
  */
 bool espt_gen_lookup(void)
 {
     uint32_t cflags = espt_gen_cflags();
-    TCGv_i32 pc, flags, csb, h, bad, t32;
-    TCGv_i64 e, t64;
+    bool wide = espt.segmented;
+    TCGv_i32 pc32, flags, h, bad, t32;
+    TCGv_i64 pc, csb, e, t64;
     TCGv_ptr jc, tb, code, next;
     TCGLabel *miss;
 
-    /* Not yet with 64-bit guest addresses (segmented tables). */
     if (!(cflags & CF_ESPT) || (cflags & CF_NO_GOTO_PTR) || !espt_cfg.chain ||
-        !espt_ops->gen_tb_state || espt.segmented) {
+        !espt_ops->gen_tb_state) {
         return false;
     }
-    pc = espt_temp_new_tb_i32();
+    pc = espt_temp_new_tb_i64();
     flags = espt_temp_new_tb_i32();
-    csb = espt_temp_new_tb_i32();
+    csb = espt_temp_new_tb_i64();
     espt_ops->gen_tb_state(pc, flags, csb);
 
-    /* The entry: espt_jmp_cache_hash() of the PC. */
+    /* The entry: espt_jmp_cache_hash() of the PC (its bits 23:0). */
+    pc32 = tcg_temp_new_i32();
+    tcg_gen_extrl_i64_i32(pc32, pc);
     h = tcg_temp_new_i32();
-    tcg_gen_shri_i32(h, pc, ESPT_JC_BITS);
-    tcg_gen_xor_i32(h, h, pc);
+    tcg_gen_shri_i32(h, pc32, ESPT_JC_BITS);
+    tcg_gen_xor_i32(h, h, pc32);
     tcg_gen_andi_i32(h, h, (1 << ESPT_JC_BITS) - 1);
     t64 = tcg_temp_new_i64();
     tcg_gen_extu_i32_i64(t64, h);
@@ -426,10 +430,10 @@ bool espt_gen_lookup(void)
     e = tcg_temp_new_i64();
     tcg_gen_ld_i64(e, tb, offsetof(EsptJumpCache, entry));
 
-    /* Its PC, and not the empty word. */
+    /* Its PC's low half, and not the empty word. */
     bad = tcg_temp_new_i32();
     tcg_gen_extrl_i64_i32(bad, e);
-    tcg_gen_xor_i32(bad, bad, pc);
+    tcg_gen_xor_i32(bad, bad, pc32);
     tcg_gen_setcondi_i64(TCG_COND_EQ, t64, e, 0);
     t32 = tcg_temp_new_i32();
     tcg_gen_extrl_i64_i32(t32, t64);
@@ -449,9 +453,24 @@ bool espt_gen_lookup(void)
     tcg_gen_ld_i32(t32, tb, offsetof(TranslationBlock, flags));
     tcg_gen_xor_i32(t32, t32, flags);
     tcg_gen_or_i32(bad, bad, t32);
-    /* Little-endian host: the low half (AArch32 TBs have no high one). */
-    tcg_gen_ld_i32(t32, tb, offsetof(TranslationBlock, cs_base));
-    tcg_gen_xor_i32(t32, t32, csb);
+    if (wide) {
+        /*
+         * The whole PC and cs_base (64-bit fields wherever tables are
+         * segmented: 10.0's TBs): any bit that differs is nonzero.
+         */
+        tcg_gen_ld_i64(e, tb, offsetof(TranslationBlock, pc));
+        tcg_gen_xor_i64(e, e, pc);
+        tcg_gen_ld_i64(t64, tb, offsetof(TranslationBlock, cs_base));
+        tcg_gen_xor_i64(t64, t64, csb);
+        tcg_gen_or_i64(e, e, t64);
+        tcg_gen_setcondi_i64(TCG_COND_NE, e, e, 0);
+        tcg_gen_extrl_i64_i32(t32, e);
+    } else {
+        /* Little-endian host: the low half (AArch32 TBs have no high one). */
+        tcg_gen_ld_i32(t32, tb, offsetof(TranslationBlock, cs_base));
+        tcg_gen_extrl_i64_i32(h, csb);
+        tcg_gen_xor_i32(t32, t32, h);
+    }
     tcg_gen_or_i32(bad, bad, t32);
     code = espt_temp_new_tb_ptr();
     tcg_gen_ld_ptr(code, tb, offsetof(TranslationBlock, tc.ptr));
@@ -464,13 +483,13 @@ bool espt_gen_lookup(void)
 
     gen_set_label(miss);
     next = tcg_temp_new_ptr();
-    gen_helper_espt_lookup(next, espt_tcg_env, flags, csb);
+    gen_helper_espt_lookup(next, espt_tcg_env, pc, flags, csb);
     tcg_gen_goto_ptr(next);
     return true;
 }
 
-const void *HELPER(espt_lookup)(CPUArchState *env, uint32_t flags,
-                                uint32_t cs_base)
+const void *HELPER(espt_lookup)(CPUArchState *env, uint64_t pc_now,
+                                uint32_t flags, uint64_t cs_base)
 {
     CPUState *cpu = env_cpu(env);
     espt_tb_pc_t pc;
@@ -479,7 +498,7 @@ const void *HELPER(espt_lookup)(CPUArchState *env, uint32_t flags,
 
     espt_cpu(cpu)->lookup_misses++;
     cpu_get_tb_cpu_state(env, &pc, &cs, &f);
-    if (unlikely(f != flags || (uint32_t)cs != cs_base)) {
+    if (unlikely(pc != pc_now || f != flags || cs != cs_base)) {
         /* The target's gen_tb_state() is wrong: say so (tests fail). */
         qatomic_inc(&espt_stats.lookup_mismatch);
     }

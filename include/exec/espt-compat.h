@@ -96,9 +96,11 @@
 #if ESPT_HAVE_TEMP_LOCAL
 #define espt_temp_new_tb_ptr        tcg_temp_local_new_ptr
 #define espt_temp_new_tb_i32        tcg_temp_local_new_i32
+#define espt_temp_new_tb_i64        tcg_temp_local_new_i64
 #else
 #define espt_temp_new_tb_ptr        tcg_temp_new_ptr
 #define espt_temp_new_tb_i32        tcg_temp_new_i32
+#define espt_temp_new_tb_i64        tcg_temp_new_i64
 #endif
 
 /*

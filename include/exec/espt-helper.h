@@ -12,6 +12,6 @@
 /* The miss path of a chained jump: look up its TB and link the slot. */
 DEF_HELPER_FLAGS_2(espt_chain, TCG_CALL_NO_WG_SE, cptr, env, ptr)
 /* The miss path of an inline lookup: the helper's, checking the state. */
-DEF_HELPER_FLAGS_3(espt_lookup, TCG_CALL_NO_WG_SE, cptr, env, i32, i32)
+DEF_HELPER_FLAGS_4(espt_lookup, TCG_CALL_NO_WG_SE, cptr, env, i64, i32, i64)
 /* The checking mode: the TB a chained jump or inline hit enters. */
 DEF_HELPER_FLAGS_2(espt_check_jump, TCG_CALL_NO_WG, void, env, cptr)

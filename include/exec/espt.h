@@ -71,6 +71,7 @@ typedef struct EsptSettings {
 
 struct DisasContextBase;
 struct TCGv_i32_d;
+struct TCGv_i64_d;
 
 #ifndef CONFIG_USER_ONLY
 /* The mmu index whose accesses ESPT serves; -1 while ESPT is off. */
@@ -207,14 +208,14 @@ typedef struct EsptTargetOps {
     int (*context)(CPUState *cpu, EsptContext *ctx);
     /*
      * Optional.  While translating a CF_ESPT TB: emit code that computes
-     * into @pc, @flags and @cs_base (its low half) what a TB lookup would
-     * now compute with cpu_get_tb_cpu_state(), from the live CPU state.
-     * Indirect jumps of CF_ESPT TBs then look the table's jump cache up
-     * inline (accel/tcg/espt-chain.c); its miss path checks the result
-     * against cpu_get_tb_cpu_state() and counts any difference.
+     * into @pc, @flags and @cs_base what a TB lookup would now compute
+     * with cpu_get_tb_cpu_state(), from the live CPU state.  Indirect
+     * jumps of CF_ESPT TBs then look the table's jump cache up inline
+     * (accel/tcg/espt-chain.c); its miss path checks the result against
+     * cpu_get_tb_cpu_state() and counts any difference.
      */
-    void (*gen_tb_state)(struct TCGv_i32_d *pc, struct TCGv_i32_d *flags,
-                         struct TCGv_i32_d *cs_base);
+    void (*gen_tb_state)(struct TCGv_i64_d *pc, struct TCGv_i32_d *flags,
+                         struct TCGv_i64_d *cs_base);
 } EsptTargetOps;
 /* Once, before the accelerator is initialised; @ops must stay valid. */
 void espt_register_target(const EsptTargetOps *ops);

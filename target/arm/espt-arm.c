@@ -157,48 +157,67 @@ static void espt_arm_ld(TCGv_i32 v, size_t ofs)
 }
 
 /*
- * Inline what cpu_get_tb_cpu_state() computes for AArch32 A-profile
- * (user_ok() keeps ESPT off elsewhere): env->hflags with the fields it
- * does not cache filled in from the live state, in the same order; the
- * A32 and AM32 fields are in flags2, the TB's cs_base.  The
- * inline lookup's miss path compares this with cpu_get_tb_cpu_state()
- * and counts a difference (lookup-mismatch, which the tests require 0).
+ * Inline what cpu_get_tb_cpu_state() computes for A-profile EL0 (user_ok()
+ * keeps ESPT off elsewhere): env->hflags with the fields it does not
+ * cache filled in from the live state, in the same order.  The inline
+ * lookup's miss path compares this with cpu_get_tb_cpu_state() and counts
+ * a difference (lookup-mismatch, which the tests require 0).
  */
-static void espt_arm_gen_tb_state(TCGv_i32 pc, TCGv_i32 flags,
-                                  TCGv_i32 cs_base)
+static void espt_arm_gen_tb_state(TCGv_i64 pc, TCGv_i32 flags,
+                                  TCGv_i64 cs_base)
 {
     CPUARMState *env = espt_cpu_env(current_cpu);
     TCGv_i32 t = tcg_temp_new_i32();
-    TCGv_i32 f2 = cs_base;      /* the A32 and AM32 fields live here */
 
-    espt_arm_ld(pc, offsetof(CPUARMState, regs[15]));
-    espt_arm_ld(flags, offsetof(CPUARMState, hflags.flags));
-    /* flags2: its low half (AArch32 state leaves the high one 0). */
-    espt_arm_ld(f2, offsetof(CPUARMState, hflags.flags2));
-    if (arm_feature(env, ARM_FEATURE_XSCALE)) {
-        espt_arm_ld(t, offsetof(CPUARMState, cp15.c15_cpar));
-        tcg_gen_deposit_i32(f2, f2, t, R_TBFLAG_A32_XSCALE_CPAR_SHIFT,
-                            R_TBFLAG_A32_XSCALE_CPAR_LENGTH);
-    } else {
-        espt_arm_ld(t, offsetof(CPUARMState, vfp.vec_len));
-        tcg_gen_deposit_i32(f2, f2, t, R_TBFLAG_A32_VECLEN_SHIFT,
-                            R_TBFLAG_A32_VECLEN_LENGTH);
-        espt_arm_ld(t, offsetof(CPUARMState, vfp.vec_stride));
-        tcg_gen_deposit_i32(f2, f2, t, R_TBFLAG_A32_VECSTRIDE_SHIFT,
-                            R_TBFLAG_A32_VECSTRIDE_LENGTH);
+#ifdef TARGET_AARCH64
+    if (is_a64(env)) {
+        /* The A64 fields are in flags2, the TB's cs_base; BTYPE is live. */
+        tcg_gen_ld_i64(pc, espt_tcg_env, offsetof(CPUARMState, pc));
+        espt_arm_ld(flags, offsetof(CPUARMState, hflags.flags));
+        tcg_gen_ld_i64(cs_base, espt_tcg_env,
+                       offsetof(CPUARMState, hflags.flags2));
+        if (cpu_isar_feature(aa64_bti, env_archcpu(env))) {
+            TCGv_i64 t64 = tcg_temp_new_i64();
+
+            tcg_gen_ld32u_i64(t64, espt_tcg_env, offsetof(CPUARMState, btype));
+            tcg_gen_deposit_i64(cs_base, cs_base, t64, R_TBFLAG_A64_BTYPE_SHIFT,
+                                R_TBFLAG_A64_BTYPE_LENGTH);
+        }
+    } else
+#endif
+    {
+        /* The A32 and AM32 fields are in flags2's low half. */
+        TCGv_i32 f2 = tcg_temp_new_i32();
+
+        tcg_gen_ld32u_i64(pc, espt_tcg_env, offsetof(CPUARMState, regs[15]));
+        espt_arm_ld(flags, offsetof(CPUARMState, hflags.flags));
+        espt_arm_ld(f2, offsetof(CPUARMState, hflags.flags2));
+        if (arm_feature(env, ARM_FEATURE_XSCALE)) {
+            espt_arm_ld(t, offsetof(CPUARMState, cp15.c15_cpar));
+            tcg_gen_deposit_i32(f2, f2, t, R_TBFLAG_A32_XSCALE_CPAR_SHIFT,
+                                R_TBFLAG_A32_XSCALE_CPAR_LENGTH);
+        } else {
+            espt_arm_ld(t, offsetof(CPUARMState, vfp.vec_len));
+            tcg_gen_deposit_i32(f2, f2, t, R_TBFLAG_A32_VECLEN_SHIFT,
+                                R_TBFLAG_A32_VECLEN_LENGTH);
+            espt_arm_ld(t, offsetof(CPUARMState, vfp.vec_stride));
+            tcg_gen_deposit_i32(f2, f2, t, R_TBFLAG_A32_VECSTRIDE_SHIFT,
+                                R_TBFLAG_A32_VECSTRIDE_LENGTH);
+        }
+        /* FPEXC.EN sets VFPEN; a clear one leaves what hflags has. */
+        espt_arm_ld(t, offsetof(CPUARMState, vfp.xregs[ARM_VFP_FPEXC]));
+        tcg_gen_shri_i32(t, t, 30);
+        tcg_gen_andi_i32(t, t, 1);
+        tcg_gen_shli_i32(t, t, R_TBFLAG_A32_VFPEN_SHIFT);
+        tcg_gen_or_i32(f2, f2, t);
+        espt_arm_ld(t, offsetof(CPUARMState, thumb));
+        tcg_gen_deposit_i32(f2, f2, t, R_TBFLAG_AM32_THUMB_SHIFT,
+                            R_TBFLAG_AM32_THUMB_LENGTH);
+        espt_arm_ld(t, offsetof(CPUARMState, condexec_bits));
+        tcg_gen_deposit_i32(f2, f2, t, R_TBFLAG_AM32_CONDEXEC_SHIFT,
+                            R_TBFLAG_AM32_CONDEXEC_LENGTH);
+        tcg_gen_extu_i32_i64(cs_base, f2);
     }
-    /* FPEXC.EN sets VFPEN; a clear one leaves what hflags has. */
-    espt_arm_ld(t, offsetof(CPUARMState, vfp.xregs[ARM_VFP_FPEXC]));
-    tcg_gen_shri_i32(t, t, 30);
-    tcg_gen_andi_i32(t, t, 1);
-    tcg_gen_shli_i32(t, t, R_TBFLAG_A32_VFPEN_SHIFT);
-    tcg_gen_or_i32(f2, f2, t);
-    espt_arm_ld(t, offsetof(CPUARMState, thumb));
-    tcg_gen_deposit_i32(f2, f2, t, R_TBFLAG_AM32_THUMB_SHIFT,
-                        R_TBFLAG_AM32_THUMB_LENGTH);
-    espt_arm_ld(t, offsetof(CPUARMState, condexec_bits));
-    tcg_gen_deposit_i32(f2, f2, t, R_TBFLAG_AM32_CONDEXEC_SHIFT,
-                        R_TBFLAG_AM32_CONDEXEC_LENGTH);
     /* PSTATE__SS (flags bit 2): SS_ACTIVE (bit 1) and PSTATE.SS. */
     QEMU_BUILD_BUG_ON(R_TBFLAG_ANY_SS_ACTIVE_SHIFT != 1 ||
                       R_TBFLAG_ANY_PSTATE__SS_SHIFT != 2);
