@@ -3,6 +3,7 @@
 #   make            assemble/refresh the selected base, build, link ./qemu-system-arm
 #                   and ./qemu-arm (10.0 also ./qemu-system-aarch64, ./qemu-aarch64)
 #   make guest      fetch Debian armhf and arm64 kernels, build the test initramfs
+#   make guest-va39 build the 39-bit VA arm64 kernel from Debian's source (once, ~15 min)
 #   make python-image  Debian's armhf python3.11 and CPython's tests, for tests/test_python.py
 #   make check      build everything and run every test on the selected base
 #   make demo       the main job: boot the default guest and run a workload
@@ -31,13 +32,13 @@ BASES := 7.2 10.0
 # Every program a base may build (10.0 adds AArch64), linked at the top.
 ALL_BINS := qemu-system-arm qemu-arm qemu-system-aarch64 qemu-aarch64
 
-.PHONY: all build guest bench-image python-image bench check demo clean distclean help \
+.PHONY: all build guest guest-va39 bench-image python-image bench check demo clean distclean help \
 	check-series $(addprefix build-,$(BASES)) $(addprefix check-,$(BASES))
 
 all: build
 
 help:
-	@sed -n '3,17p' Makefile
+	@sed -n '3,18p' Makefile
 
 # configure is cheap when nothing changed: it re-verifies the base, re-applies
 # patches/ only if they changed, relinks our files, and re-runs upstream
@@ -69,6 +70,7 @@ $(addprefix build-,$(BASES)): build-%:
 	@build/$*/obj/qemu-system-arm --version | head -n 1
 
 $(addprefix check-,$(BASES)): check-%: build-% guest bench-image python-image
+	@if [ -x build/$*/obj/qemu-system-aarch64 ]; then tests/guest/kernel-va39.sh; fi
 	QEMU_ESPT_BASE=$* $(PYTHON) tests/run.py $(TESTFLAGS)
 
 check-series: build
@@ -77,6 +79,11 @@ check-series: build
 guest:
 	tests/guest/build.sh
 	tests/guest/build.sh --arch=arm64
+
+# The arm64 guest's second kernel (39-bit VA, Android's layout), which
+# Debian does not ship: built from Debian's linux source, cached.
+guest-va39: guest
+	tests/guest/kernel-va39.sh
 
 bench-image: guest
 	tests/bench/build.sh
@@ -88,10 +95,11 @@ python-image: guest
 	tests/pytest/build.sh
 
 # Every base side by side: stock softmmu, ESPT and qemu-arm of each.
-bench: build $(addprefix build-,$(BASES)) bench-image
+bench: build $(addprefix build-,$(BASES)) bench-image guest-va39
 	$(PYTHON) scripts/bench.py --bases=all $(BENCHFLAGS)
 
 check: build guest bench-image python-image
+	@if [ -x qemu-system-aarch64 ]; then tests/guest/kernel-va39.sh; fi
 	$(PYTHON) tests/run.py $(TESTFLAGS)
 
 demo: build guest

@@ -53,10 +53,16 @@ ISA = {
               "system": "qemu-system-arm", "user": "qemu-arm", "build": "tests/bench/build.sh"},
     "arm64": {"rootfs": os.path.join(BENCH, "arm64", "rootfs"),
               "image": os.path.join(BENCH, "arm64", "bench.cpio"), "cpu": guest.CPU_A64,
-              "label": "arm64 (48-bit VA kernel)", "kernels": ["arm64"],
+              "label": "arm64", "kernels": ["arm64", "arm64-va39"],
               "system": "qemu-system-aarch64", "user": "qemu-aarch64",
               "build": "tests/bench/build.sh --arch=arm64"},
 }
+# The arm64 kernels, each a table of its own: Debian's (48-bit VA) and
+# ours from Debian's source (39-bit VA, Android's layout).
+KERNEL_LABEL = {"arm64": "arm64, 48-bit VA kernel", "arm64-va39": "arm64, 39-bit VA kernel"}
+KERNEL_DESC = {"arm64": "Debian's arm64 kernel, 4 KiB pages, 48-bit VA",
+               "arm64-va39": "Debian's arm64 kernel source built with 39-bit VA "
+                             "(tests/guest/kernel-va39.sh), 4 KiB pages"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MODES = ("softmmu", "espt", "user")
 # Only when asked for (-m): ESPT without chained jumps across pages.
@@ -292,13 +298,18 @@ def ratios(bases):
     return out
 
 
-def summarize(runs, names, cols, bases, isa="armhf"):
+def summarize(runs, names, cols, bases, isa="armhf", kernel=None):
+    """Medians per workload and column; with @kernel, of the system-mode
+    runs on that kernel only (user mode runs no kernel: shared)."""
     rows = []
     for n in names:
         row = {"workload": n, "group": GROUPS[n], "isa": isa}
+        if kernel:
+            row["kernel"] = kernel
         for c, b, m in cols:
             sel = [r for r in runs if r["workload"] == n and r["mode"] == m and
-                   r["base"] == b and r["isa"] == isa and r["ok"]]
+                   r["base"] == b and r["isa"] == isa and r["ok"] and
+                   (kernel is None or m == "user" or r["kernel"] == kernel)]
             row[c] = median([r["guest_s"] for r in sel])
             row[c + "_cpu"] = median([r["host_cpu_s"] for r in sel])
         for key, _, num, den in ratios(bases):
@@ -406,7 +417,10 @@ def main():
                          "(known: %s, boot)" % ",".join(w.name for w in all_w))
     ap.add_argument("-r", "--repeats", type=int, default=3)
     ap.add_argument("-k", "--kernels", default="armmp",
-                    help="armhf kernels: armmp,armmp-lpae (arm64 boots its one kernel, arm64)")
+                    help="armhf kernels: armmp,armmp-lpae")
+    ap.add_argument("--a64-kernels", default="auto",
+                    help="arm64 kernels, each in its own table: arm64 (48-bit VA), "
+                         "arm64-va39 (39-bit VA; 'make guest-va39'); default: those built")
     ap.add_argument("--isa", default="all", choices=ISAS + ("all",),
                     help="guest ISA(s): armhf, arm64 or all (default: all, every ISA the "
                          "bases run: arm64 on those with qemu-system-aarch64, 10.0)")
@@ -468,7 +482,21 @@ def main():
         sys.exit("error: no base of this run (%s) builds qemu-system-aarch64 (10.0 does)"
                  % ", ".join(bases))
     isas = list(isa_bases)
-    isa_kernels = {"armhf": kernels, "arm64": ISA["arm64"]["kernels"]}
+    if args.a64_kernels == "auto":
+        a64_kernels = [k for k in ISA["arm64"]["kernels"]
+                       if os.path.exists(guest.kernel_path(k))]
+    else:
+        a64_kernels = args.a64_kernels.split(",")
+        for k in a64_kernels:
+            if k not in ISA["arm64"]["kernels"]:
+                ap.error("unknown arm64 kernel %s (%s)" % (k, ", ".join(ISA["arm64"]["kernels"])))
+            if not os.path.exists(guest.kernel_path(k)):
+                sys.exit("error: no %s kernel: run 'make guest%s'"
+                         % (k, "-va39" if k == "arm64-va39" else ""))
+    isa_kernels = {"armhf": kernels, "arm64": a64_kernels or ["arm64"]}
+    # The tables: armhf's kernels together (as before), arm64's each alone.
+    tables = [(isa, None) if isa == "armhf" else (isa, k)
+              for isa in isas for k in (isa_kernels[isa] if isa != "armhf" else [None])]
     avail = {isa: {w.name: w for w in wl.workloads(scale, isa)} for isa in isas}
     for isa in isas:
         image = ISA[isa]["image"]
@@ -522,8 +550,9 @@ def main():
                  "" if espt_of["armhf"] else " (this build has no ESPT)",
                  ", ".join(kernels), args.smp, args.repeats))
     if "arm64" in isa_cols:
-        print("  %s: modes: %s%s; kernel: arm64; -cpu %s%s%s"
+        print("  %s: modes: %s%s; kernels: %s; -cpu %s%s%s"
               % (ISA["arm64"]["label"], ", ".join(c for c, _, _ in isa_cols["arm64"]),
+                 ", ".join(isa_kernels["arm64"]),
                  "" if espt_of["arm64"] else " (this build has no ESPT)", ISA["arm64"]["cpu"],
                  "" if "armhf" in isa_cols else "; -smp %d; %d repeat(s), interleaved"
                  % (args.smp, args.repeats),
@@ -537,7 +566,7 @@ def main():
         for isa in isas:
             for cname, b, mode in isa_cols[isa]:
                 for kernel in (isa_kernels[isa] if mode != "user" else ["-"]):
-                    # arm64's one kernel is named arm64: it names the ISA too
+                    # arm64's first kernel is named arm64: it names the ISA too
                     tag = "rep %d/%d %s%s" % (rep, args.repeats, cname,
                                               (" " + kernel) if mode != "user" else
                                               ("" if isa == "armhf" else " " + isa))
@@ -593,7 +622,8 @@ def main():
                                                     (r["checksum"] or "")[:8]) for r in sel)
                 problems.append("%s: output checksum differs between runs: %s" % (what, detail))
 
-    rows = {isa: summarize(runs, names, isa_cols[isa], isa_bases[isa], isa) for isa in isas}
+    rows = {(isa, k): summarize(runs, names, isa_cols[isa], isa_bases[isa], isa, k)
+            for isa, k in tables}
     meta = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "qemu": version,
@@ -604,10 +634,11 @@ def main():
         "isas": isas, "isa_bases": isa_bases,
         "isa_columns": {isa: [c for c, _, _ in cs] for isa, cs in isa_cols.items()},
         "isa_cpus": {isa: ISA[isa]["cpu"] for isa in isas},
+        "isa_kernels": {isa: isa_kernels[isa] for isa in isas},
         "espt_available": espt_any, "seconds": round(time.monotonic() - t_start, 1),
     }
     with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"meta": meta, "runs": runs, "summary": [r for isa in isas for r in rows[isa]],
+        json.dump({"meta": meta, "runs": runs, "summary": [r for t in tables for r in rows[t]],
                    "problems": problems, "espt_counters": counters}, f, indent=1)
     md = "# qemu-espt benchmarks\n\n%s  \nHost: %s, %d cores. Kernels: %s.\n" \
          "Guest-measured seconds (median of %d, interleaved); CPU columns are host CPU seconds.\n\n" \
@@ -615,42 +646,43 @@ def main():
             "; ".join("%s (%s)" % kv for kv in meta["kernels"].items()), args.repeats)
     pngs = []
     text = ""
-    for isa in isas:
+    for isa, kernel in tables:
         cols, bs = isa_cols[isa], isa_bases[isa]
+        label = KERNEL_LABEL.get(kernel, ISA[isa]["label"])
         if isa != "armhf":
-            md += "## %s\n\n%s -M virt -cpu %s (Debian's arm64 kernel, 4 KiB pages, " \
-                  "48-bit VA), %s -cpu %s -L %s; the same workloads on Debian arm64 " \
-                  "binaries; bases: %s.\n\n" % (
-                      ISA[isa]["label"], ISA[isa]["system"], ISA[isa]["cpu"], ISA[isa]["user"],
-                      ISA[isa]["cpu"], os.path.relpath(ISA[isa]["rootfs"], ROOT), ", ".join(bs))
+            md += "## %s\n\n%s -M virt -cpu %s (%s), %s -cpu %s -L %s; the same " \
+                  "workloads on Debian arm64 binaries; bases: %s.\n\n" % (
+                      label, ISA[isa]["system"], ISA[isa]["cpu"], KERNEL_DESC[kernel],
+                      ISA[isa]["user"], ISA[isa]["cpu"],
+                      os.path.relpath(ISA[isa]["rootfs"], ROOT), ", ".join(bs))
         elif len(isas) > 1:
             md += "## %s\n\n%s -M virt -cpu %s, %s -cpu %s -L %s.\n\n" % (
                 ISA[isa]["label"], ISA[isa]["system"], ISA[isa]["cpu"], ISA[isa]["user"],
                 ISA[isa]["cpu"], os.path.relpath(ISA[isa]["rootfs"], ROOT))
-        md += table(rows[isa], cols, bs)
+        md += table(rows[isa, kernel], cols, bs)
         if not espt_of[isa]:
             md += "\nThis build has no ESPT yet: the espt column is absent.\n"
-        mine = [c for c in counters if c["isa"] == isa]
+        mine = [c for c in counters if c["isa"] == isa and (kernel is None or
+                                                            c["kernel"] == kernel)]
         if mine:
             c = mine[-1]
             md += "\n`info espt` after the last ESPT boot (all its workloads): " + ", ".join(
                 "%s %s" % (k, v) for k, v in c.items()
                 if k not in ("rep", "mode", "base", "kernel", "smp", "isa", "workloads", "on")) \
                 + "\n"
-        if len(isas) > 1:
+        if len(tables) > 1:
             md += "\n"
-        png = "bench.png" if isa == "armhf" else "bench-%s.png" % isa
+        png = "bench.png" if isa == "armhf" else "bench-%s.png" % kernel
         title = "%s, %s, -smp %d, median of %d, %s" % (
             version.split("(")[0].strip(),
-            ",".join(kernels) if isa == "armhf" else "%s, -cpu %s" % (ISA[isa]["label"],
-                                                                   ISA[isa]["cpu"]),
+            ",".join(kernels) if isa == "armhf" else "%s, -cpu %s" % (label, ISA[isa]["cpu"]),
             args.smp, args.repeats, meta["date"][:10])
-        plot(rows[isa], cols, os.path.join(args.out, png), title)
+        plot(rows[isa, kernel], cols, os.path.join(args.out, png), title)
         pngs.append(png)
         text += "\n"
-        if isa != "armhf" or len(isas) > 1:
-            text += "%s:\n" % ISA[isa]["label"]
-        text += table(rows[isa], cols, bs)
+        if isa != "armhf" or len(tables) > 1:
+            text += "%s:\n" % label
+        text += table(rows[isa, kernel], cols, bs)
     if problems:
         md += "\n**Problems:**\n\n" + "".join("- %s\n" % p for p in problems)
     with open(os.path.join(args.out, "table.md"), "w") as f:

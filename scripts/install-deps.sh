@@ -20,13 +20,16 @@ PKGS=(
     ipxe-qemu
     # guest: cross compiler for our test programs, unpacking debs
     gcc-arm-linux-gnueabihf libc6-dev-armhf-cross dpkg
-    # the arm64 guest (10.0): its test programs
-    gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+    # the arm64 guest (10.0): its test programs, and building its 39-bit
+    # VA kernel from Debian's source (tests/guest/kernel-va39.sh)
+    gcc-aarch64-linux-gnu libc6-dev-arm64-cross bc bison flex
     # tests and benchmarks
     python3-matplotlib
     # tests: a private libvirtd (tests/test_libvirt.py), qcow2 disks for
     # savevm/loadvm
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-utils
+    # ... and UEFI firmware for its aarch64 domain
+    qemu-efi-aarch64
     # tests: a gdbstub watchpoint (espt/gdb-watchpoint-in-section)
     gdb-multiarch
     # make deb (dpkg-shlibdeps, dpkg-gencontrol) and its check (install/deb)

@@ -1,10 +1,13 @@
 # ESPT for AArch64 guests (qemu-system-aarch64, segmented shadow tables):
 # the same guest work with espt=off and espt=on gives the same output, and
-# ESPT really served A64 user code (its counters moved).  Bases without
-# qemu-system-aarch64 (7.2) skip these.
+# ESPT really served A64 user code (its counters moved).  Both kernels:
+# Debian's, 48-bit VA (a64/...), and the 39-bit VA one we build from its
+# source (a64/va39/...: the layout of Android's GKI kernels).  Bases
+# without qemu-system-aarch64 (7.2) skip these.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 import os
+import re
 
 from harness import test, check, Skip
 from guest import (ROOT, BUILD, QEMU_A64, boot, have_a64, kernel_path,
@@ -13,24 +16,35 @@ from test_espt import (OFF, ON_ALL, ON_CHECK, check_diff_served,
                        check_suite_served, explain, log, results, suite_lines)
 
 FLAVOUR = "arm64"
+# Test name prefix of each kernel.
+KERNELS = (("arm64", "a64"), ("arm64-va39", "a64/va39"))
 
 
-def need_a64():
+def need_a64(flavour=FLAVOUR):
     if not have_a64():
         raise Skip("this base builds no qemu-system-aarch64 (AArch32 only)")
-    if not os.path.exists(kernel_path(FLAVOUR)):
-        raise Skip("no arm64 guest: run 'make guest'")
+    if not os.path.exists(kernel_path(flavour)):
+        raise Skip("no %s guest kernel: run 'make guest%s'"
+                   % (flavour, "-va39" if flavour != FLAVOUR else ""))
 
 
-def both(name, tests, smp, on_opts, mem=1024, timeout=600):
+def check_kernel(r, flavour):
+    """The guest booted the kernel asked for (the va39 one names itself)."""
+    m = re.search(r"ESPT-INIT .*kernel=(\S+)", r.log)
+    check(m and (m.group(1).endswith("-va39") == (flavour == "arm64-va39")),
+          "%s: booted kernel %s" % (flavour, m and m.group(1)))
+
+
+def both(name, tests, smp, on_opts, mem=1024, timeout=600, flavour=FLAVOUR):
     """Boot the arm64 guest with espt=off and with @on_opts; return the
     two BootResults and the parsed 'info espt' of the espt=on one."""
     runs = {}
     for mode, extra in (("off", OFF), ("on", on_opts)):
         lf = log("%s-%s" % (name, mode))
-        r = boot(FLAVOUR, tests=tests, smp=smp, mem=mem, extra_qemu=extra,
+        r = boot(flavour, tests=tests, smp=smp, mem=mem, extra_qemu=extra,
                  log_path=lf, timeout=timeout, hmp=["info espt"])
         check(r.ok, "espt=%s: %s" % (mode, explain(r, lf)))
+        check_kernel(r, flavour)
         check(r.hmp is not None, "espt=%s: no monitor reply" % mode)
         runs[mode] = r
     info = runs["on"].hmp["info espt"]
@@ -42,16 +56,15 @@ def both(name, tests, smp, on_opts, mem=1024, timeout=600):
     return runs["off"], runs["on"], on
 
 
-def differential(smp):
-    name = "a64/diff/smp%d" % smp
+def differential(flavour, prefix, smp):
+    name = "%s/diff/smp%d" % (prefix, smp)
 
     def run():
-        need_a64()
-        off, onr, on = both(name, ["memtest", "workload"], smp, ON_ALL)
+        need_a64(flavour)
+        off, onr, on = both(name, ["memtest", "workload"], smp, ON_ALL, flavour=flavour)
         a, b = results(off), results(onr)
         check(a and a == b, "outputs differ:\n  off: %s\n  on:  %s" % (a, b))
-        # No inline lookups for A64 code yet (docs/espt.md, not yet).
-        check_diff_served(on, lookups=False)
+        check_diff_served(on)
         # The workload's huge pages (THP): flushes inside one dropped
         # only its pages (invariant 1).
         check(on.get("flushes-large", 0) > 0, "no flush inside a large page: %r" % on)
@@ -64,18 +77,20 @@ def differential(smp):
     test(name)(run)
 
 
-for _smp in (1, 4):
-    differential(_smp)
+for _fl, _prefix in KERNELS:
+    for _smp in (1, 4):
+        differential(_fl, _prefix, _smp)
 
 
-def correctness(smp):
+def correctness(flavour, prefix, smp):
     """The guest correctness suite built for AArch64, with espt=off and
     with the checking mode on: same lines, all passed, ESPT served it."""
-    name = "a64/suite/smp%d" % smp
+    name = "%s/suite/smp%d" % (prefix, smp)
 
     def run():
-        need_a64()
-        off, onr, on = both(name, ["suite"], smp, ON_CHECK, mem=2048, timeout=900)
+        need_a64(flavour)
+        off, onr, on = both(name, ["suite"], smp, ON_CHECK, mem=2048, timeout=900,
+                            flavour=flavour)
         a, b = suite_lines(off), suite_lines(onr)
         check(len(a) > 30, "suite printed too little: %s" % a)
         diff = [(x, y) for x, y in zip(a, b) if x != y]
@@ -102,8 +117,9 @@ def correctness(smp):
     test(name)(run)
 
 
-for _smp in (1, 4):
-    correctness(_smp)
+for _fl, _prefix in KERNELS:
+    for _smp in (1, 4):
+        correctness(_fl, _prefix, _smp)
 
 
 def compat_lines(r):
@@ -135,3 +151,32 @@ def compat():
     print("    %d lines equal; maps %d, faults %d/%d; workload32 %s s (off) vs %s s (on)"
           % (len(a), on["maps"], on["faults-read"], on["faults-write"],
              off.results["workload32"][2], onr.results["workload32"][2]), flush=True)
+
+
+@test("a64/cpus")
+def cpus():
+    """The other CPU models users pick for -M virt (the tests' own is
+    cortex-a57): cortex-a53, cortex-a72 and max (FEAT_LSE2, BTI, PAuth,
+    SVE, ...).  Each computes with espt=on what cortex-a57 does with
+    espt=off, with ESPT on and serving it, and no TB state mismatch."""
+    need_a64()
+    ref = boot(FLAVOUR, tests=["memtest", "workload"], extra_qemu=OFF,
+               log_path=log("a64/cpus-reference"))
+    check(ref.ok, "reference run: %s" % "; ".join(ref.problems))
+    want = results(ref)
+    check(len(want) > 6, "reference printed too little: %s" % want)
+    seen = []
+    for cpu in ("cortex-a53", "cortex-a72", "max"):
+        lf = log("a64/cpus-" + cpu)
+        r = boot(FLAVOUR, tests=["memtest", "workload"], extra_qemu=ON_ALL, cpu=cpu,
+                 log_path=lf, hmp=["info espt"])
+        check(r.ok, "-cpu %s: %s" % (cpu, explain(r, lf)))
+        got = results(r)
+        check(got == want, "-cpu %s computed other results:\n  want %s\n  got  %s"
+              % (cpu, want, got))
+        on = parse_espt(r.hmp["info espt"])
+        check(on["on"] and on.get("maps", 0) > 10000,
+              "-cpu %s: ESPT off or barely used: %r" % (cpu, on))
+        check(on.get("lookup-mismatch", 0) == 0, "-cpu %s: TB state mismatch: %r" % (cpu, on))
+        seen.append("%s maps %d" % (cpu, on["maps"]))
+    print("    %d result lines equal; %s" % (len(want), ", ".join(seen)), flush=True)

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from harness import test, check
-from guest import ROOT, BUILD, have_a64
+from guest import ROOT, BUILD, have_a64, kernel_path
 
 OUT = os.path.join(BUILD, "tests", "bench-tiny")
 
@@ -46,11 +46,19 @@ def _():
               "%s: bzip2 did not run in every mode: %r" % (isa, bz))
         check(len({r["checksum"] for r in bz}) == 1 and bz[0]["checksum"],
               "%s: bzip2 checksums differ: %r" % (isa, [(r["mode"], r["checksum"]) for r in bz]))
+    # Each arm64 kernel built ran, in its own table.
+    a64_kernels = [k for k in ("arm64", "arm64-va39")
+                   if have_a64() and os.path.exists(kernel_path(k))]
+    for k in a64_kernels:
+        bz = [r for r in runs if r["workload"] == "bzip2" and r.get("kernel") == k]
+        check(bz and all(r["ok"] for r in bz), "bzip2 on the %s kernel: %r" % (k, bz))
+    check(sorted({r.get("kernel") for r in res["summary"] if r["isa"] == "arm64"})
+          == sorted(a64_kernels), "arm64 tables: %r" % res["summary"])
     check(not [r for r in runs if r["workload"] == "pipe" and r["mode"] == "user"],
           "the two-process pipe workload ran in user mode")
     md = open(os.path.join(OUT, "table.md")).read()
     check("| bzip2 | compute |" in md and "geomean compute" in md, "table.md:\n" + md)
-    for png in ["bench.png"] + (["bench-arm64.png"] if have_a64() else []):
+    for png in ["bench.png"] + ["bench-%s.png" % k for k in a64_kernels]:
         with open(os.path.join(OUT, png), "rb") as f:
             check(f.read(8) == b"\x89PNG\r\n\x1a\n", "%s is not a PNG" % png)
 

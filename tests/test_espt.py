@@ -7,9 +7,9 @@ import re
 import subprocess
 import sys
 
-from harness import test, check
+from harness import test, check, Skip
 from guest import (ROOT, BUILD, GUEST, QEMU, KERNELS, BootResult, boot, boot_cmd,
-                   kernel_path, parse, parse_espt, run)
+                   have_a64, kernel_path, parse, parse_espt, run)
 
 LOGS = os.path.join(BUILD, "tests", "logs")
 ON = ["-accel", "tcg,espt=on"]
@@ -272,12 +272,12 @@ __attribute__((constructor)) static void start(void)
 """
 
 
-def migrated(src, dst, img, name):
+def migrated(src, dst, img, name, flavour="armmp"):
     """Boot with -accel `src`, migrate to a file while `workload` writes,
     resume from the file with -accel `dst`; return the joined BootResult,
     the source's 'info migrate' and 'info espt'."""
     tests = ["workload", "memtest"]
-    cmd = boot_cmd("armmp", tests, mem=512)
+    cmd = boot_cmd(flavour, tests, mem=512)
     lf = log("%s-source" % name)
     # Once `workload` has written its first 16 MiB array, mapped writable
     # in the shadow table: a migration can be over before it gets there.
@@ -303,23 +303,23 @@ def migrated(src, dst, img, name):
     return r, r1.hmp["info migrate"], parse_espt(r1.hmp["info espt"])
 
 
-@test("espt/migration")
-def _():
+def migration(flavour, pairs):
     """Live migration while the guest writes through the shadow tables:
     pages it dirties during the copy are sent again (ESPT write-protects
     them when the dirty bits are reset), so the resumed guest computes what
     an unmigrated one does.  The destination may run without ESPT: nothing
     of it is in the migration stream."""
+    tag = "espt/migration" if flavour == "armmp" else "a64/migration"
     d = os.path.join(BUILD, "tests")
     os.makedirs(d, exist_ok=True)
     img = os.path.join(d, "migration.img")
-    ref = boot("armmp", tests=["workload", "memtest"], mem=512, extra_qemu=OFF,
-               log_path=log("espt/migration-reference"))
+    ref = boot(flavour, tests=["workload", "memtest"], mem=512, extra_qemu=OFF,
+               log_path=log("%s-reference" % tag))
     check(ref.ok, "reference run: %s" % "; ".join(ref.problems))
     want = results(ref)
     try:
-        for name, src, dst in (("on-on", ON_ALL, ON_ALL), ("on-off", ON_ALL, OFF)):
-            r, mig, info = migrated(src, dst, img, "espt/migration-" + name)
+        for name, src, dst in pairs:
+            r, mig, info = migrated(src, dst, img, "%s-%s" % (tag, name), flavour)
             got = results(r)
             check(got == want, "%s: migrated guest computed other results:\n  want %s\n  got  %s"
                   % (name, want, got))
@@ -336,6 +336,20 @@ def _():
     finally:
         if os.path.exists(img):
             os.unlink(img)
+
+
+@test("espt/migration")
+def _():
+    migration("armmp", (("on-on", ON_ALL, ON_ALL), ("on-off", ON_ALL, OFF)))
+
+
+@test("a64/migration")
+def _():
+    """The same with qemu-system-aarch64 and the arm64 guest (its
+    segmented tables), from espt=on to espt=on."""
+    if not have_a64():
+        raise Skip("this base builds no qemu-system-aarch64 (AArch32 only)")
+    migration("arm64", (("on-on", ON_ALL, ON_ALL),))
 
 
 def dacr_bare(machine):

@@ -68,8 +68,13 @@ def espt_on_opts(extra=()):
             + [o for o in os.environ.get("QEMU_ESPT_TEST_ON_OPTS", "").split(",") if o])
 
 
+# Its kernels: Debian's (48-bit VA) and ours built from Debian's source
+# with 39-bit VA (tests/guest/kernel-va39.sh), both in build/guest/arm64.
+A64_KERNELS = ("arm64", "arm64-va39")
+
+
 def is_a64(flavour):
-    return flavour == "arm64"
+    return flavour in A64_KERNELS
 
 
 def guest_dir(flavour):
