@@ -75,7 +75,8 @@ def check_diff_served(on, lookups=True):
     check(on.get("maps", 0) > 1000 and on.get("faults-read", 0) + on.get("faults-write", 0) > 1000,
           "ESPT barely used: %r" % on)
     check(on.get("fallbacks-io", -1) == 0, "unexpected softmmu fallbacks: %r" % on)
-    check(on.get("flushes-page", 0) > 0 and on.get("flushes-all", 0) > 0,
+    check(on.get("flushes-page", 0) > 0 and
+          on.get("flushes-all", 0) + on.get("flushes-asid", 0) > 0,
           "guest TLB maintenance did not reach the shadow tables: %r" % on)
     check(on.get("tb-cache-misses", 0) > 1000, "user jump cache unused: %r" % on)
     check(on.get("chain-links", 0) > 1000 and on.get("chain-slots", 0) > 1000,
@@ -144,7 +145,8 @@ def check_suite_served(on):
     # smc/jit: stores into pages with translated code.
     check(on.get("write-protects", 0) > 0 and on.get("smc-writes", 0) > 0,
           "code pages not protected or written: %r" % on)
-    check(on.get("flushes-all", 0) > 0 and on.get("flushes-page", 0) > 0,
+    check(on.get("flushes-all", 0) + on.get("flushes-asid", 0) > 0 and
+          on.get("flushes-page", 0) > 0,
           "guest TLB maintenance did not reach the shadow tables: %r" % on)
     # jit/smc/munmap: page flushes that hit code of cached user TBs.
     check(on.get("flushes-code", 0) > 0, "no flush reached a user jump cache: %r" % on)

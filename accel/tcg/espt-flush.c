@@ -107,6 +107,7 @@ void espt_tlb_flush(CPUState *cpu, uint16_t idxmap)
     }
     /* QEMU's TLB is not tagged: a full flush may be TLBIALL. */
     trace_espt_flush(cpu->cpu_index, "all", -1);
+
     qemu_mutex_lock(&espt.lock);
     espt_drop_cpu(c);
     qatomic_inc(&espt_stats.flush_all);
@@ -157,6 +158,28 @@ static void espt_flush_large(EsptTable *t, int i)
     qatomic_inc(&espt_stats.flush_large);
 }
 
+/*
+ * A flush in a granule marked in large_granules: the large page it falls
+ * in (at most 2 MiB) lies in the 2 MiB-aligned region around @addr, so
+ * drop that region's pages.  The mark stays: another large page may be
+ * in the same granule (granules alias every 4 GiB), and a region without
+ * pages costs only the look-ups.
+ */
+static void espt_flush_large_region(EsptTable *t, vaddr addr)
+{
+    vaddr base = addr & ~(((vaddr)1 << ESPT_LARGE_EXACT) - 1);
+    vaddr a;
+
+    for (a = base; a < base + ((vaddr)1 << ESPT_LARGE_EXACT); a += ESPT_PAGE) {
+        espt_drop_page(t, a);
+        if (espt_jc_has_page(t, a)) {
+            espt_jc_empty(t);
+            qatomic_inc(&espt_stats.flush_code);
+        }
+    }
+    qatomic_inc(&espt_stats.flush_large);
+}
+
 static void espt_flush_pages(EsptTable *t, vaddr addr, vaddr len)
 {
     vaddr a;
@@ -174,6 +197,10 @@ static void espt_flush_pages(EsptTable *t, vaddr addr, vaddr len)
         i = espt_large_at(t, a);
         if (i >= 0) {
             espt_flush_large(t, i);
+            continue;
+        }
+        if (test_bit(espt_granule(a), t->large_granules)) {
+            espt_flush_large_region(t, a);
             continue;
         }
         if (test_bit(espt_granule(a), t->granules) &&
@@ -202,6 +229,7 @@ static bool espt_flush_hits(EsptTable *t, vaddr addr, vaddr len)
     }
     for (a = addr & ~(vaddr)(ESPT_PAGE - 1); a < addr + len; a += ESPT_PAGE) {
         if (test_bit(espt_granule(a), t->granules) ||
+            test_bit(espt_granule(a), t->large_granules) ||
             espt_jc_has_page(t, a) || espt_large_at(t, a) >= 0) {
             return true;
         }

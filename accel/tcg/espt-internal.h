@@ -109,12 +109,16 @@ typedef struct EsptTable {
     /*
      * Large guest pages (sections, blocks, huge pages) its pages were
      * mapped from: up to ESPT_LARGE_RANGES of at most 2 MiB exactly (a
-     * flush inside one drops that range's pages), the rest in one span
-     * like CPUTLBDesc's (a flush inside it empties the table).
+     * flush inside one drops that range's pages); more of at most 2 MiB
+     * as the 1 MiB granules of the 2 MiB-aligned regions they are in (a
+     * flush in a marked granule drops that region's pages); larger ones
+     * in one span like CPUTLBDesc's (a flush inside it empties the
+     * table).
      */
     vaddr large[ESPT_LARGE_RANGES];
     uint8_t large_bits[ESPT_LARGE_RANGES];
     unsigned nlarge;
+    unsigned long large_granules[BITS_TO_LONGS(4096)];
     vaddr large_addr;
     vaddr large_mask;
     /* 1 MiB granules that may hold pages: most flushes miss them all. */

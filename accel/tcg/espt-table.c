@@ -190,6 +190,7 @@ void espt_drop_all(EsptTable *t)
     t->large_addr = -1;
     t->large_mask = 0;
     t->nlarge = 0;
+    bitmap_zero(t->large_granules, 4096);
     clear_bit(t->asid, t->owner->live);
     espt.tables_live--;
 }
@@ -367,8 +368,8 @@ bool espt_map(EsptTable *t, vaddr vpage, void *host, int prot,
  * TLB invalidation by address inside it invalidates the whole large
  * translation, so a flush there must drop every page mapped from it:
  * record its range, exactly where it is small enough and there is room,
- * else in the table's one span (espt-flush.c).  Called with espt.lock
- * held.
+ * else, up to 2 MiB, its 2 MiB region's granules, else in the table's
+ * one span (espt-flush.c).  Called with espt.lock held.
  */
 static void espt_note_large(EsptTable *t, vaddr vpage, unsigned lg)
 {
@@ -387,6 +388,11 @@ static void espt_note_large(EsptTable *t, vaddr vpage, unsigned lg)
             t->large_bits[t->nlarge++] = lg;
             return;
         }
+        /* Both granules of its 2 MiB region: a flush anywhere in it. */
+        lp_addr = vpage & ~(((vaddr)1 << ESPT_LARGE_EXACT) - 1);
+        set_bit(espt_granule(lp_addr), t->large_granules);
+        set_bit(espt_granule(lp_addr + (1 << 20)), t->large_granules);
+        return;
     }
     if (t->large_addr == (vaddr)-1) {
         t->large_addr = lp_addr;

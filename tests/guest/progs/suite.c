@@ -773,7 +773,9 @@ static void t_unaligned(void)
 
 static void t_huge(void)
 {
-    size_t len = 8 << 20, hl = 4 << 20;
+    /* 20 huge pages: more than a shadow table records one by one. */
+    size_t len = 40 << 20, hl = 4 << 20;
+    size_t far = 36 << 20;
     char *raw = map_anon(len + (2 << 20), PROT_READ | PROT_WRITE);
     char *p = (char *)(((uintptr_t)raw + (2 << 20) - 1) &
                        ~(uintptr_t)((2 << 20) - 1));
@@ -802,9 +804,15 @@ static void t_huge(void)
     CHECK(munmap(p + (4 << 20) + page, page) == 0, "munmap in huge page");
     s = faults(rd8, p + (4 << 20) + page + 2);
     report("read hole in huge page", s, (uintptr_t)p);
+    /* The same in the 19th huge page. */
+    CHECK(munmap(p + far + 5 * page, page) == 0, "munmap in far huge page");
+    s = faults(rd8, p + far + 5 * page + 2);
+    report("read hole in far huge page", s, (uintptr_t)p);
     CHECK(bad_range(p, 0, (4 << 20) + page, 0x1a) == 0 &&
-          bad_range(p, (4 << 20) + 2 * page, len, 0x1a) == 0,
+          bad_range(p, (4 << 20) + 2 * page, far + 5 * page, 0x1a) == 0 &&
+          bad_range(p, far + 6 * page, len, 0x1a) == 0,
           "huge page data lost by split");
+    munmap(raw, len + (2 << 20));
 
     /* hugetlbfs, where the kernel has it. */
     fd = open("/proc/sys/vm/nr_hugepages", O_WRONLY);
