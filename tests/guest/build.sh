@@ -162,7 +162,26 @@ for c in "$SRCDIR"/tests/bare/*.c; do
     fi
 done
 }
-[ $ARCH = arm64 ] || bare
+# AArch64 (tests/bare64/): the same idea at EL1/EL0 of AArch64.
+bare64() {
+BARE64_CFLAGS="-O2 -g0 -Wall -Wextra -Werror -Wmissing-prototypes -ffreestanding -fno-builtin
+    -nostdlib -nostartfiles -static -mgeneral-regs-only -mstrict-align
+    -Wl,--build-id=none -Wl,--no-warn-rwx-segments"
+mkdir -p "$GUEST/bare"
+for c in "$SRCDIR"/tests/bare64/*.c; do
+    n=$(basename "$c" .c)
+    out=$GUEST/bare/$n.elf
+    if [ ! -f "$out" ] || [ "$c" -nt "$out" ] || [ "$0" -nt "$out" ] ||
+       [ "$SRCDIR/tests/bare64/start.S" -nt "$out" ] ||
+       [ "$SRCDIR/tests/bare64/bare64.ld" -nt "$out" ]; then
+        # shellcheck disable=SC2086
+        "${CROSS}gcc" $BARE64_CFLAGS -T "$SRCDIR/tests/bare64/bare64.ld" -o "$out.tmp" \
+            "$SRCDIR/tests/bare64/start.S" "$c"
+        mv "$out.tmp" "$out"
+    fi
+done
+}
+if [ $ARCH = arm64 ]; then bare64; else bare; fi
 
 # ---- initramfs -------------------------------------------------------
 python3 "$SRCDIR/tests/guest/mkcpio.py" "$GUEST/initramfs.cpio.gz.new" \
