@@ -552,8 +552,8 @@ def main():
     if "arm64" in isa_cols:
         print("  %s: modes: %s%s; kernels: %s; -cpu %s%s%s"
               % (ISA["arm64"]["label"], ", ".join(c for c, _, _ in isa_cols["arm64"]),
-                 ", ".join(isa_kernels["arm64"]),
-                 "" if espt_of["arm64"] else " (this build has no ESPT)", ISA["arm64"]["cpu"],
+                 "" if espt_of["arm64"] else " (this build has no ESPT)",
+                 ", ".join(isa_kernels["arm64"]), ISA["arm64"]["cpu"],
                  "" if "armhf" in isa_cols else "; -smp %d; %d repeat(s), interleaved"
                  % (args.smp, args.repeats),
                  "; not on %s (no qemu-system-aarch64)" % ", ".join(no_a64) if no_a64 else ""))
