@@ -12,17 +12,12 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <stdint.h>
+#include "bare64.h"
 
 #define NPROC   300
 #define ROUNDS  3
 #define PAGE    4096
 #define USER_VA 0x80000000ull
-
-extern char __user_start[];
-uint64_t run_user(uint64_t pc, uint64_t sp, uint64_t arg, uint64_t *esr);
-int main(void);
-void el1_fault(uint64_t esr, uint64_t elr, uint64_t far);
 
 static uint64_t l1[NPROC][512] __attribute__((aligned(PAGE)));
 static uint64_t l2[NPROC][512] __attribute__((aligned(PAGE)));
@@ -30,31 +25,6 @@ static uint64_t l3[NPROC][512] __attribute__((aligned(PAGE)));
 static uint32_t data[NPROC][PAGE / 4] __attribute__((aligned(PAGE)));
 static uint64_t gen_of[NPROC];
 static unsigned asid_of[NPROC];
-
-static void putc_(char c)
-{
-    volatile uint32_t *uart = (volatile uint32_t *)0x09000000;
-
-    while (uart[0x18 / 4] & (1 << 5)) {
-    }
-    uart[0] = c;
-}
-
-static void puts_(const char *s)
-{
-    while (*s) {
-        putc_(*s++);
-    }
-}
-
-static void putx(uint64_t v)
-{
-    int i;
-
-    for (i = 60; i >= 0; i -= 4) {
-        putc_("0123456789abcdef"[(v >> i) & 15]);
-    }
-}
 
 void el1_fault(uint64_t esr, uint64_t elr, uint64_t far)
 {
@@ -70,8 +40,10 @@ void el1_fault(uint64_t esr, uint64_t elr, uint64_t far)
     }
 }
 
-/* EL0's program: counter += 1 through the plain pointer, read it back
- * through the same page with tag 0x5a in the top byte, return twice it. */
+/*
+ * EL0's program: counter += 1 through the plain pointer, read it back
+ * through the same page with tag 0x5a in the top byte, return the sum.
+ */
 asm(".pushsection .user_text, \"ax\"\n"
     "user_entry:\n"
     "    ldr  w1, [x0]\n"
@@ -99,23 +71,24 @@ static void build_tables(int p)
     /* EL1's identity map: devices below 1 GiB, RAM from 1 GiB; global. */
     l1[p][0] = 0x00000000ull | AF | ATTR(0) | PXN | UXN | 1;
     l1[p][1] = 0x40000000ull | AF | SH_IN | ATTR(1) | UXN | 1;
-    /* The user region at 2 GiB: code (EL0 read-only, executable) and
-     * the process's own page, not global. */
+    /*
+     * The user region at 2 GiB: code (EL0 read-only, executable) and the
+     * process's own page, not global.
+     */
     l1[p][2] = (uint64_t)(uintptr_t)l2[p] | 3;
     l2[p][0] = (uint64_t)(uintptr_t)l3[p] | 3;
-    l3[p][0] = (uint64_t)(uintptr_t)__user_start | AF | NG | SH_IN | ATTR(1) | AP_RO |
-               PXN | 3;
-    l3[p][1] = (uint64_t)(uintptr_t)data[p] | AF | NG | SH_IN | ATTR(1) | AP_EL0_RW |
-               PXN | UXN | 3;
+    l3[p][0] = (uint64_t)(uintptr_t)__user_start |
+               AF | NG | SH_IN | ATTR(1) | AP_RO | PXN | 3;
+    l3[p][1] = (uint64_t)(uintptr_t)data[p] |
+               AF | NG | SH_IN | ATTR(1) | AP_EL0_RW | PXN | UXN | 3;
 }
 
 static void set_ttbr0(int p, unsigned asid)
 {
     uint64_t junk = (uint64_t)((p * 37) & 0xff) << 56;
+    uint64_t v = (uint64_t)(uintptr_t)l1[p] | ((uint64_t)asid << 48) | junk;
 
-    asm volatile("msr ttbr0_el1, %0; isb"
-                 : : "r"((uint64_t)(uintptr_t)l1[p] | ((uint64_t)asid << 48) | junk)
-                 : "memory");
+    asm volatile("msr ttbr0_el1, %0; isb" : : "r"(v) : "memory");
 }
 
 int main(void)
@@ -124,23 +97,27 @@ int main(void)
     unsigned next = 1, rollovers = 0, bad = 0;
     int round, i, p;
 
-    ((volatile uint32_t *)0x09000000)[0x30 / 4] = 0x301;    /* UARTEN, TXE, RXE */
+    write32(UART_CR, 0x301);    /* UARTEN, TXE, RXE */
     puts_("ASID8 begin\n");
     for (p = 0; p < NPROC; p++) {
         build_tables(p);
         data[p][0] = p * 1000;
     }
     asm volatile("dsb ish" : : : "memory");
-    /* MAIR: 0 device nGnRnE, 1 normal write-back.  TCR: T0SZ 25 (39-bit
+    /*
+     * MAIR: 0 device nGnRnE, 1 normal write-back.  TCR: T0SZ 25 (39-bit
      * VA), 4 KiB granule, inner-shareable write-back walks, no TTBR1
-     * walks, 40-bit PA, AS 0 (8-bit ASIDs), TBI0. */
+     * walks, 40-bit PA, AS 0 (8-bit ASIDs), TBI0.
+     */
     asm volatile("msr mair_el1, %0" : : "r"(0xff00ull));
     asm volatile("msr tcr_el1, %0" : : "r"(25ull | (1ull << 8) | (1ull << 10) |
                                            (3ull << 12) | (1ull << 23) |
                                            (2ull << 32) | (1ull << 37)));
     set_ttbr0(0, 0);
     asm volatile("tlbi vmalle1; dsb ish; isb" : : : "memory");
-    asm volatile("msr sctlr_el1, %0; isb" : : "r"(0x30d00800ull | (1 << 12) | 4 | 1));
+    /* SCTLR_EL1: its RES1 bits, I, C, M. */
+    asm volatile("msr sctlr_el1, %0; isb"
+                 : : "r"(0x30d00800ull | (1 << 12) | 4 | 1));
 
     for (round = 0; round < ROUNDS; round++) {
         for (i = 0; i < NPROC; i++) {
@@ -190,5 +167,4 @@ int main(void)
     for (;;) {
         asm volatile("wfi");
     }
-    return 0;
 }

@@ -46,8 +46,9 @@ for a in "$@"; do
     esac
 done
 
-[ -f "$GUEST/kernel-arm64.txt" ] && [ -f "$GUEST/config-arm64" ] ||
+if [ ! -f "$GUEST/kernel-arm64.txt" ] || [ ! -f "$GUEST/config-arm64" ]; then
     die "no 48-bit arm64 guest kernel to match: run 'tests/guest/build.sh --arch=arm64' first"
+fi
 read -r _ ver < "$GUEST/kernel-arm64.txt"
 series=$(echo "$ver" | sed -n 's/^\([0-9]*\.[0-9]*\).*/\1/p')
 [ -n "$series" ] || die "cannot read the kernel version from $GUEST/kernel-arm64.txt"
@@ -98,11 +99,12 @@ CCACHE=$(command -v ccache || true)
 # Debian's configuration, changed as the header says.
 cp "$GUEST/config-arm64" "$src/.config"
 sed -i 's/^\(CONFIG_[A-Za-z0-9_]*\)=m$/# \1 is not set/' "$src/.config"
+mapfile -t platforms < <(sed -n 's/^config \(ARCH_[A-Z0-9_]*\)$/\1/p' \
+                              "$src/arch/arm64/Kconfig.platforms")
 off=(ARM64_VA_BITS_48 MODULES DEBUG_INFO DEBUG_INFO_DWARF_TOOLCHAIN_DEFAULT
      DEBUG_INFO_BTF XEN ACPI VIRTUALIZATION KVM NETFILTER WIRELESS WLAN ETHERNET
      MD IOMMU_SUPPORT USB_SUPPORT MMC FB I2C SPI HWMON THERMAL WATCHDOG
-     POWER_SUPPLY STAGING $(sed -n 's/^config \(ARCH_[A-Z0-9_]*\)$/\1/p' \
-                          "$src/arch/arm64/Kconfig.platforms"))
+     POWER_SUPPLY STAGING "${platforms[@]}")
 args=()
 for o in "${off[@]}"; do args+=(-d "$o"); done
 "$src/scripts/config" --file "$src/.config" -e ARM64_VA_BITS_39 -e DEBUG_INFO_NONE \
