@@ -1,7 +1,8 @@
 /*
- * Bare-metal AArch64 start-up for tests/bare64 (bare64.h): EL1 with a stack, the
- * vector table, and run_user(), which enters EL0 and comes back when EL0
- * takes a synchronous exception (its SVC, or a fault).
+ * Bare-metal AArch64 start-up for tests/bare64 (declared in bare64.h):
+ * EL1 with a stack, the vector table, and run_user(), which enters EL0
+ * and comes back when EL0 takes a synchronous exception (its SVC, or a
+ * fault).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
