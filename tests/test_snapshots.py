@@ -132,9 +132,36 @@ def _():
     destination computes what an unmigrated espt=off guest does.  The
     destination maps nothing through ESPT until postcopy is over."""
     want = reference()
+    # The resume check needs user work left on the destination after
+    # postcopy: on a loaded host the guest can finish its tests while
+    # postcopy still runs (seen once in a CI run on 7.2: maps 0, no
+    # table switch).  Then the run proves nothing about resuming: try
+    # again, up to three times.
+    for attempt in range(1, 4):
+        on, text, early = postcopy_once(attempt)
+        if not early:
+            break
+        print("    attempt %d: the guest finished during postcopy, again" % attempt,
+              flush=True)
+    check(not early, "the guest finished during postcopy in all three attempts")
+    got, r = results_of(text)
+    check(r.ok, "migrated guest: %s\n%s" % ("; ".join(r.problems), text[-1500:]))
+    check(got == want, "postcopy destination computed other results:\n  want %s\n  got  %s"
+          % (want, got))
+    check(on["on"] and on.get("inhibits", 0) >= 1,
+          "the destination did not keep ESPT off during postcopy: %r" % on)
+    check(on.get("maps", 0) > 100, "ESPT did not resume after postcopy: %r" % on)
+    print("    postcopy done; destination: inhibits %d, maps %d after it"
+          % (on["inhibits"], on["maps"]), flush=True)
+
+
+def postcopy_once(attempt):
+    """One postcopy migration of the writing guest; returns the
+    destination's 'info espt' at the end, the joined console text, and
+    whether the guest had finished its tests when postcopy completed."""
     mig = os.path.join(WORK, "postcopy.sock")
-    dst = Live("postcopy-dst", ON_ALL + ["-incoming", "unix:" + mig])
-    src = Live("postcopy-src", ON_ALL)
+    dst = Live("postcopy-dst-%d" % attempt, ON_ALL + ["-incoming", "unix:" + mig])
+    src = Live("postcopy-src-%d" % attempt, ON_ALL)
     try:
         for q in (src, dst):
             out = q.hmp("migrate_set_capability postcopy-ram on")
@@ -158,6 +185,7 @@ def _():
             check(time.monotonic() - t0 < 300, "postcopy did not end: %s"
                   % src.hmp("info migrate"))
             time.sleep(0.2)
+        early = "ESPT-DONE" in dst.text()
         info_src = src.hmp("info migrate")
         check(src.migration_status() == "completed", "postcopy failed:\n%s\n%s"
               % (info_src, dst.stderr()))
@@ -168,15 +196,7 @@ def _():
     finally:
         src.quit()
         dst.quit()
-    got, r = results_of(text)
-    check(r.ok, "migrated guest: %s\n%s" % ("; ".join(r.problems), text[-1500:]))
-    check(got == want, "postcopy destination computed other results:\n  want %s\n  got  %s"
-          % (want, got))
-    check(on["on"] and on.get("inhibits", 0) >= 1,
-          "the destination did not keep ESPT off during postcopy: %r" % on)
-    check(on.get("maps", 0) > 100, "ESPT did not resume after postcopy: %r" % on)
-    print("    postcopy done; destination: inhibits %d, maps %d after it"
-          % (on["inhibits"], on["maps"]), flush=True)
+    return on, text, early
 
 
 @test("espt/background-snapshot")
