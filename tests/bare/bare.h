@@ -45,25 +45,7 @@ static inline uint32_t svc(uint32_t op, uint32_t arg)
     return r0;
 }
 
-/* The virt board's PL011 UART: enough to print. */
-#define UART_DR         0x09000000u
-#define UART_FR         0x09000018u
-#define UART_FR_TXFF    (1u << 5)
-
-static inline void putc_(char c)
-{
-    while (read32(UART_FR) & UART_FR_TXFF) {
-        asm volatile("yield");
-    }
-    write32(UART_DR, c);
-}
-
-static inline void puts_(const char *s)
-{
-    while (*s) {
-        putc_(*s++);
-    }
-}
+#include "uart.h"
 
 static inline void puthex(uint32_t v)
 {

@@ -38,26 +38,7 @@ static inline void write32(uint64_t addr, uint32_t v)
     asm volatile("str %w0, [%1]" : : "r"(v), "r"(addr) : "memory");
 }
 
-/* The virt board's PL011 UART. */
-#define UART_DR         0x09000000u
-#define UART_FR         0x09000018u
-#define UART_CR         0x09000030u
-#define UART_FR_TXFF    (1u << 5)
-
-static inline void putc_(char c)
-{
-    while (read32(UART_FR) & UART_FR_TXFF) {
-        asm volatile("yield");
-    }
-    write32(UART_DR, c);
-}
-
-static inline void puts_(const char *s)
-{
-    while (*s) {
-        putc_(*s++);
-    }
-}
+#include "../bare/uart.h"
 
 static inline void putx(uint64_t v)
 {

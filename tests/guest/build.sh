@@ -154,7 +154,8 @@ for c in "$SRCDIR"/tests/bare/*.c; do
     out=$GUEST/bare/$n.elf
     if [ ! -f "$out" ] || [ "$c" -nt "$out" ] || [ "$0" -nt "$out" ] ||
        [ "$SRCDIR/tests/bare/start.S" -nt "$out" ] || [ "$SRCDIR/tests/bare/bare.ld" -nt "$out" ] ||
-       [ "$SRCDIR/tests/bare/bare.h" -nt "$out" ]; then
+       [ "$SRCDIR/tests/bare/bare.h" -nt "$out" ] ||
+       [ "$SRCDIR/tests/bare/uart.h" -nt "$out" ]; then
         # shellcheck disable=SC2086
         "${CROSS}gcc" $BARE_CFLAGS -T "$SRCDIR/tests/bare/bare.ld" -o "$out.tmp" \
             "$SRCDIR/tests/bare/start.S" "$c"
@@ -174,7 +175,8 @@ for c in "$SRCDIR"/tests/bare64/*.c; do
     if [ ! -f "$out" ] || [ "$c" -nt "$out" ] || [ "$0" -nt "$out" ] ||
        [ "$SRCDIR/tests/bare64/start.S" -nt "$out" ] ||
        [ "$SRCDIR/tests/bare64/bare64.ld" -nt "$out" ] ||
-       [ "$SRCDIR/tests/bare64/bare64.h" -nt "$out" ]; then
+       [ "$SRCDIR/tests/bare64/bare64.h" -nt "$out" ] ||
+       [ "$SRCDIR/tests/bare/uart.h" -nt "$out" ]; then
         # shellcheck disable=SC2086
         "${CROSS}gcc" $BARE64_CFLAGS -T "$SRCDIR/tests/bare64/bare64.ld" -o "$out.tmp" \
             "$SRCDIR/tests/bare64/start.S" "$c"
