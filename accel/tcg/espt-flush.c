@@ -107,17 +107,12 @@ void espt_tlb_flush(CPUState *cpu, uint16_t idxmap)
     }
     /* QEMU's TLB is not tagged: a full flush may be TLBIALL. */
     trace_espt_flush(cpu->cpu_index, "all", -1);
-
     qemu_mutex_lock(&espt.lock);
     espt_drop_cpu(c);
     qatomic_inc(&espt_stats.flush_all);
     qemu_mutex_unlock(&espt.lock);
 }
 
-/*
- * Page and range flushes carry no ASID here: drop the page from every
- * table of the vCPU.  Dropping more than needed only costs a refault.
- */
 /*
  * The recorded large page that @addr is in (EsptTable.large), or -1.
  * Large pages of one table do not overlap: one walk maps an address.
@@ -180,6 +175,10 @@ static void espt_flush_large_region(EsptTable *t, vaddr addr)
     qatomic_inc(&espt_stats.flush_large);
 }
 
+/*
+ * Page and range flushes carry no ASID here: drop the page from every
+ * table of the vCPU.  Dropping more than needed only costs a refault.
+ */
 static void espt_flush_pages(EsptTable *t, vaddr addr, vaddr len)
 {
     vaddr a;
