@@ -15,7 +15,7 @@ import subprocess
 import time
 
 from harness import test, check, Skip
-from guest import ROOT, BUILD, boot, boot_cmd, parse_espt
+from guest import ROOT, BUILD, boot, boot_cmd, have_a64, parse_espt
 from test_espt import OFF, ON_ALL, log, results as guest_results, results_of
 
 WORK = os.path.join(BUILD, "tests", "snapshots")
@@ -26,7 +26,7 @@ class Live:
     """A QEMU running in the background: console in a file, HMP on a
     unix socket."""
 
-    def __init__(self, name, extra, tests=TESTS, reboot=False):
+    def __init__(self, name, extra, tests=TESTS, reboot=False, flavour="armmp"):
         os.makedirs(WORK, exist_ok=True)
         self.name = name
         self.console = os.path.join(WORK, name + ".console")
@@ -34,7 +34,7 @@ class Live:
         for f in (self.console, self.sock):
             if os.path.exists(f):
                 os.unlink(f)
-        cmd = boot_cmd("armmp", tests, mem=512)
+        cmd = boot_cmd(flavour, tests, mem=512)
         cmd[cmd.index("stdio")] = "file:" + self.console
         if reboot:
             # Without -no-reboot, which turns system_reset into a shutdown.
@@ -108,9 +108,9 @@ class Live:
         self.errlog.close()
 
 
-def reference():
-    r = boot("armmp", tests=TESTS, mem=512, extra_qemu=OFF,
-             log_path=log("snapshots-reference"))
+def reference(flavour="armmp"):
+    r = boot(flavour, tests=TESTS, mem=512, extra_qemu=OFF,
+             log_path=log("snapshots-reference-" + flavour))
     check(r.ok, "reference run: %s" % "; ".join(r.problems))
     return guest_results(r)
 
@@ -254,17 +254,30 @@ def _():
 
 @test("espt/savevm-loadvm")
 def _():
+    savevm_loadvm("armmp")
+
+
+@test("a64/savevm-loadvm")
+def _():
+    """The same with qemu-system-aarch64 and the arm64 guest."""
+    if not have_a64():
+        raise Skip("this base builds no qemu-system-aarch64 (AArch32 only)")
+    savevm_loadvm("arm64")
+
+
+def savevm_loadvm(flavour):
     """savevm to a qcow2 disk while the guest writes through the shadow
     tables, the guest runs to its end, loadvm takes it back: it runs the
     rest again and computes the same, both times, as espt=off."""
     if not shutil.which("qemu-img"):
         raise Skip("qemu-img not installed (scripts/install-deps.sh installs qemu-utils)")
-    want = reference()
+    want = reference(flavour)
     disk = os.path.join(WORK, "vmstate.qcow2")
     os.makedirs(WORK, exist_ok=True)
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", disk, "64M"], check=True)
-    q = Live("savevm", ON_ALL + ["-drive", "if=none,id=d0,format=qcow2,file=" + disk],
-             reboot=True)
+    q = Live("savevm-" + flavour,
+             ON_ALL + ["-drive", "if=none,id=d0,format=qcow2,file=" + disk],
+             reboot=True, flavour=flavour)
     try:
         writing(q)
         cut = upto_line(q.text())
