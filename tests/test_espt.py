@@ -634,6 +634,19 @@ def failinject_so():
 
 @test("espt/degrade-on-host-failures")
 def _():
+    degrade("armmp", "espt/degrade")
+
+
+@test("a64/degrade-on-host-failures")
+def _():
+    """The same on the arm64 guest, whose segmented tables make host calls
+    of their own (windows, the segment map, evictions)."""
+    if not have_a64():
+        raise Skip("this base builds no qemu-system-aarch64 (AArch32 only)")
+    degrade("arm64", "a64/degrade")
+
+
+def degrade(flavour, name):
     """The host may refuse any shadow mapping call (ENOMEM at
     vm.max_map_count).  With an LD_PRELOAD interposer failing 5% of
     ESPT's mmap/mprotect/munmap calls, and separately with a mapping
@@ -641,8 +654,7 @@ def _():
     print what it prints with espt=off: QEMU neither aborts nor keeps a
     mapping it could not remove; each failure is counted and answered by
     emptying tables or softmmu."""
-    name = "espt/degrade"
-    ref = boot("armmp", tests=["suite"], smp=2, mem=2048, extra_qemu=OFF,
+    ref = boot(flavour, tests=["suite"], smp=2, mem=2048, extra_qemu=OFF,
                log_path=log(name + "-off"), timeout=900)
     check(ref.ok, "espt=off: %s" % explain(ref, log(name + "-off")))
     want = suite_lines(ref)
@@ -652,7 +664,7 @@ def _():
             ("failinject", {"LD_PRELOAD": so, "ESPT_FAILINJECT_PERMILLE": "50"}, ""),
             ("budget", {}, ",x-espt-budget=200")):
         lf = log("%s-%s" % (name, tag))
-        cmd = boot_cmd("armmp", ["suite"], smp=2, mem=2048) + [ON_ALL[0], ON_ALL[1] + accel]
+        cmd = boot_cmd(flavour, ["suite"], smp=2, mem=2048) + [ON_ALL[0], ON_ALL[1] + accel]
         r = run(cmd, 900, hmp=["info espt"], done=b"reboot: Power down", log_path=lf,
                 env=dict(os.environ, **env))
         parse(r, ["suite"])
