@@ -143,48 +143,44 @@ if [ $ARCH = arm64 ]; then
 fi
 
 # ---- bare-metal test images ------------------------------------------
-# No kernel, no libc: they drive the MMU themselves (tests/bare/; AArch32).
-bare() {
-BARE_CFLAGS="-O2 -g0 -Wall -Wextra -Werror -Wmissing-prototypes -marm -mcpu=cortex-a15
-    -mfloat-abi=soft -ffreestanding -fno-builtin -fno-tree-loop-distribute-patterns
-    -nostdlib -nostartfiles -static -Wl,--build-id=none"
-mkdir -p "$GUEST/bare"
-for c in "$SRCDIR"/tests/bare/*.c; do
-    n=$(basename "$c" .c)
-    out=$GUEST/bare/$n.elf
-    if [ ! -f "$out" ] || [ "$c" -nt "$out" ] || [ "$0" -nt "$out" ] ||
-       [ "$SRCDIR/tests/bare/start.S" -nt "$out" ] || [ "$SRCDIR/tests/bare/bare.ld" -nt "$out" ] ||
-       [ "$SRCDIR/tests/bare/bare.h" -nt "$out" ] ||
-       [ "$SRCDIR/tests/bare/uart.h" -nt "$out" ]; then
-        # shellcheck disable=SC2086
-        "${CROSS}gcc" $BARE_CFLAGS -T "$SRCDIR/tests/bare/bare.ld" -o "$out.tmp" \
-            "$SRCDIR/tests/bare/start.S" "$c"
-        mv "$out.tmp" "$out"
-    fi
-done
+# No kernel, no libc: they drive the MMU themselves (tests/bare/ for
+# AArch32, tests/bare64/ for AArch64).
+# bare_images DIR CFLAGS DEPS...: each DIR/*.c with DIR/start.S and the
+# linker script DIR/*.ld into $GUEST/bare/NAME.elf, when older than any
+# of its inputs or DEPS.
+bare_images() {
+    local dir=$1 flags=$2 c n out d stale ld
+    shift 2
+    ld=$(echo "$dir"/*.ld)
+    mkdir -p "$GUEST/bare"
+    for c in "$dir"/*.c; do
+        n=$(basename "$c" .c)
+        out=$GUEST/bare/$n.elf
+        stale=
+        [ -f "$out" ] || stale=1
+        for d in "$c" "$0" "$dir/start.S" "$ld" "$@"; do
+            [ "$d" -nt "$out" ] && stale=1
+        done
+        if [ -n "$stale" ]; then
+            # shellcheck disable=SC2086
+            "${CROSS}gcc" $flags -T "$ld" -o "$out.tmp" "$dir/start.S" "$c"
+            mv "$out.tmp" "$out"
+        fi
+    done
 }
-# AArch64 (tests/bare64/): the same idea at EL1/EL0 of AArch64.
-bare64() {
-BARE64_CFLAGS="-O2 -g0 -Wall -Wextra -Werror -Wmissing-prototypes -ffreestanding -fno-builtin
-    -nostdlib -nostartfiles -static -mgeneral-regs-only -mstrict-align
-    -Wl,--build-id=none -Wl,--no-warn-rwx-segments"
-mkdir -p "$GUEST/bare"
-for c in "$SRCDIR"/tests/bare64/*.c; do
-    n=$(basename "$c" .c)
-    out=$GUEST/bare/$n.elf
-    if [ ! -f "$out" ] || [ "$c" -nt "$out" ] || [ "$0" -nt "$out" ] ||
-       [ "$SRCDIR/tests/bare64/start.S" -nt "$out" ] ||
-       [ "$SRCDIR/tests/bare64/bare64.ld" -nt "$out" ] ||
-       [ "$SRCDIR/tests/bare64/bare64.h" -nt "$out" ] ||
-       [ "$SRCDIR/tests/bare/uart.h" -nt "$out" ]; then
-        # shellcheck disable=SC2086
-        "${CROSS}gcc" $BARE64_CFLAGS -T "$SRCDIR/tests/bare64/bare64.ld" -o "$out.tmp" \
-            "$SRCDIR/tests/bare64/start.S" "$c"
-        mv "$out.tmp" "$out"
-    fi
-done
-}
-if [ $ARCH = arm64 ]; then bare64; else bare; fi
+if [ $ARCH = arm64 ]; then
+    bare_images "$SRCDIR/tests/bare64" \
+        "-O2 -g0 -Wall -Wextra -Werror -Wmissing-prototypes -ffreestanding -fno-builtin
+         -nostdlib -nostartfiles -static -mgeneral-regs-only -mstrict-align
+         -Wl,--build-id=none -Wl,--no-warn-rwx-segments" \
+        "$SRCDIR/tests/bare64/bare64.h" "$SRCDIR/tests/bare/uart.h"
+else
+    bare_images "$SRCDIR/tests/bare" \
+        "-O2 -g0 -Wall -Wextra -Werror -Wmissing-prototypes -marm -mcpu=cortex-a15
+         -mfloat-abi=soft -ffreestanding -fno-builtin -fno-tree-loop-distribute-patterns
+         -nostdlib -nostartfiles -static -Wl,--build-id=none" \
+        "$SRCDIR/tests/bare/bare.h" "$SRCDIR/tests/bare/uart.h"
+fi
 
 # ---- initramfs -------------------------------------------------------
 python3 "$SRCDIR/tests/guest/mkcpio.py" "$GUEST/initramfs.cpio.gz.new" \
