@@ -519,6 +519,15 @@ static void espt_chain_enter_op(CPUState *cpu, EsptCpu *c, EsptTable *t,
     espt_chain_enter(cpu, c, t);
 }
 
+static void espt_chain_kernel_enter_op(CPUState *cpu, EsptCpu *c,
+                                       EsptTable *t)
+{
+    if (unlikely(espt_cfg.check)) {
+        /* Every 50 ms: the kernel enters its table on every exception. */
+        espt_check_enter(cpu, c, t, false);
+    }
+}
+
 static void espt_chain_init_op(void)
 {
     espt_chain_init();
@@ -529,6 +538,7 @@ static const EsptJumpOps espt_chain_ops = {
     .init = espt_chain_init_op,
     .enter = espt_chain_enter_op,
     .leave = espt_chain_leave,
+    .kernel_enter = espt_chain_kernel_enter_op,
     .rekey = espt_chain_rekey,
     .tb_flush = espt_chain_tb_flush,
     .slots_used = espt_chain_slots_used,

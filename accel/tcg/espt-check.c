@@ -280,7 +280,9 @@ static void espt_check_table(CPUState *cpu, EsptTable *t)
     while (g_hash_table_iter_next(&it, &k, &v)) {
         EsptCheckPage p = { .va = ESPT_KEYV(k), .val = v };
 
-        g_array_append_val(pages, p);
+        if (!espt_page_dormant(v)) {    /* no access: nothing to check */
+            g_array_append_val(pages, p);
+        }
     }
     qemu_mutex_unlock(&espt.lock);
 
@@ -294,9 +296,23 @@ static void espt_check_table(CPUState *cpu, EsptTable *t)
         int flags;
 
         qatomic_inc(&espt_check_stats.pages);
+        unsigned attrs = 0;
+
         flags = espt_probe_access_full(env, p->va, MMU_DATA_LOAD,
-                                       espt_mmu_idx, true, &host, &full, 0);
-        if (flags & TLB_INVALID_MASK) {
+                                       t->mmu_idx, true, &host, &full, 0);
+        if (t->asid == ESPT_KTABLE &&
+            ((flags & TLB_INVALID_MASK) ||
+             !espt_ops->kernel_page(cpu, p->va, false, &attrs))) {
+            /*
+             * The guest unmapped a global kernel page and has not yet
+             * invalidated it, which an architectural TLB may keep as long
+             * as it likes: Linux's vunmap() leaves the invalidation to a
+             * later lazy purge, promising not to touch the address until
+             * then.  A missed flush of a page mapped again elsewhere is
+             * still caught below ("another guest physical page").
+             */
+            qatomic_inc(&espt_check_stats.kernel_unmapped);
+        } else if (flags & TLB_INVALID_MASK) {
             why = "the guest maps no readable page there";
         } else if ((flags & (TLB_MMIO | TLB_DISCARD_WRITE)) || !host) {
             why = "not RAM";
@@ -312,6 +328,9 @@ static void espt_check_table(CPUState *cpu, EsptTable *t)
             why = "writable under a write watchpoint";
         } else if (w && cpu_physical_memory_is_clean(ram)) {
             why = "writable, a clean page (code or dirty logging)";
+        } else if (t->asid == ESPT_KTABLE &&
+                   attrs != espt_page_attrs(p->val)) {
+            why = "kernel table: other attributes (domain)";
         }
         if (why) {
             /*
@@ -338,10 +357,13 @@ void espt_check_enter(CPUState *cpu, EsptCpu *c, EsptTable *t, bool switched)
 {
     int64_t now = get_clock();
 
-    if (!switched && now < c->check_next) {
+    int64_t *next = t->asid == ESPT_KTABLE ? &c->kcheck_next
+                                           : &c->check_next;
+
+    if (!switched && now < *next) {
         return;
     }
-    c->check_next = now + ESPT_CHECK_AUDIT_NS;
+    *next = now + ESPT_CHECK_AUDIT_NS;
     qatomic_inc(&espt_check_stats.audits);
     espt_check_table(cpu, t);
 }

@@ -32,11 +32,60 @@
  */
 static G_NORETURN void espt_fallback(CPUState *cpu, uintptr_t retaddr)
 {
-    espt_count_fallback(cpu);
+    EsptTable *t = espt_thread_table;
+
+    if (t && t->asid == ESPT_KTABLE) {
+        /*
+         * A kernel TB: what it met (I/O, a user page, a page the guest
+         * keeps remapping, code) it will likely meet again, and each
+         * time would cost a host fault.  It is translated again with its
+         * accesses on softmmu.  Not counted for the cold periods.
+         */
+        espt_kernel_avoid_tb(retaddr);
+    } else {
+        espt_count_fallback(cpu);
+    }
     cpu_restore_state(cpu, retaddr);
-    cpu->cflags_next_tb = (curr_cflags(cpu) & ~CF_ESPT) | ESPT_CF_LAST_IO |
-                          CF_NOIRQ | 1;
+    cpu->cflags_next_tb = (curr_cflags(cpu) & ~(CF_ESPT | CF_ESPT_KERN)) |
+                          ESPT_CF_LAST_IO | CF_NOIRQ | 1;
     cpu_loop_exit_noexc(cpu);
+}
+
+/*
+ * A kernel access at @addr (@t is the kernel table) that the softmmu let
+ * through: may the page go into the kernel table?  Only a global
+ * translation, the same in every address space the table serves, and
+ * only a page the guest does not keep remapping.  *@attrs: what the
+ * target says the mapping depends on besides the TLB (ARM: the domain).
+ */
+static bool espt_kernel_page_ok(CPUState *cpu, EsptTable *t, vaddr addr,
+                                bool is_write, unsigned *attrs)
+{
+    EsptCpu *c = t->owner;
+    vaddr vpage = addr & ~(vaddr)(ESPT_PAGE - 1);
+    unsigned n;
+
+    if (!espt_ops->kernel_page(cpu, addr, is_write, attrs)) {
+        qatomic_inc(&espt_stats.kernel_not_global);
+        trace_espt_fallback(cpu->cpu_index, addr, "kernel: not global");
+        return false;
+    }
+    if (!c->krefaults) {
+        c->krefaults = g_hash_table_new(NULL, NULL);
+    }
+    n = GPOINTER_TO_UINT(g_hash_table_lookup(c->krefaults,
+                                             ESPT_VKEY(vpage)));
+    if (n >= ESPT_KERNEL_REFAULTS) {
+        qatomic_inc(&espt_stats.kernel_refaulted);
+        trace_espt_fallback(cpu->cpu_index, addr, "kernel: remapped often");
+        return false;
+    }
+    if (g_hash_table_size(c->krefaults) >= 65536) {
+        g_hash_table_remove_all(c->krefaults);
+    }
+    g_hash_table_insert(c->krefaults, ESPT_VKEY(vpage),
+                        GUINT_TO_POINTER(n + 1));
+    return true;
 }
 
 /* A user access at @addr of @t faulted: map the page, or run on softmmu. */
@@ -49,18 +98,24 @@ static void espt_fault(CPUState *cpu, EsptTable *t, vaddr addr,
     void *host;
     int flags, prot = PROT_READ;
     ram_addr_t ram;
-    unsigned lg;
+    unsigned lg, attrs = 0;
 
+    if (t->asid == ESPT_KTABLE) {
+        qatomic_inc(&espt_stats.kernel_faults);
+    }
     if (is_write) {
         qatomic_inc(&espt_stats.faults_write);
     } else {
         qatomic_inc(&espt_stats.faults_read);
     }
     trace_espt_fault(cpu->cpu_index, t->asid, addr, is_write);
-    espt_count_fault(cpu, c);
+    if (t->asid != ESPT_KTABLE) {
+        /* The kernel table has its own rule: espt_kernel_count_sleep(). */
+        espt_count_fault(cpu, c);
+    }
     /* Precise guest abort if the guest page tables say no. */
     flags = espt_probe_access_full(env, addr, is_write ? MMU_DATA_STORE :
-                                   MMU_DATA_LOAD, espt_mmu_idx, false, &host,
+                                   MMU_DATA_LOAD, t->mmu_idx, false, &host,
                                    &full, retaddr);
     lg = full->lg_page_size;
     if (flags & (TLB_MMIO | TLB_WATCHPOINT | TLB_DISCARD_WRITE) || !host) {
@@ -97,7 +152,7 @@ static void espt_fault(CPUState *cpu, EsptTable *t, vaddr addr,
         void *h2;
         CPUTLBEntryFull *f2;
         int wf = espt_probe_access_full(env, addr, MMU_DATA_STORE,
-                                        espt_mmu_idx, true, &h2, &f2,
+                                        t->mmu_idx, true, &h2, &f2,
                                         retaddr);
 
         if (!(wf & (TLB_INVALID_MASK | TLB_MMIO | TLB_WATCHPOINT |
@@ -105,8 +160,13 @@ static void espt_fault(CPUState *cpu, EsptTable *t, vaddr addr,
             prot |= PROT_WRITE;
         }
     }
+    if (t->asid == ESPT_KTABLE &&
+        !espt_kernel_page_ok(cpu, t, addr, is_write, &attrs)) {
+        espt_fallback(cpu, retaddr);
+    }
     qemu_mutex_lock(&espt.lock);
-    if (!espt_map(t, addr & ~(vaddr)(ESPT_PAGE - 1), host, prot, lg) ||
+    if (!espt_map(t, addr & ~(vaddr)(ESPT_PAGE - 1), host, prot, lg,
+                  attrs) ||
         t->stale) {
         qemu_mutex_unlock(&espt.lock);
         qatomic_inc(&espt_stats.fallbacks_io);
@@ -119,7 +179,7 @@ static void espt_fault(CPUState *cpu, EsptTable *t, vaddr addr,
     }
     qemu_mutex_unlock(&espt.lock);
     if (lg > ESPT_PAGE_BITS) {
-        espt_map_large(cpu, t, addr, prot, lg, retaddr);
+        espt_map_large(cpu, t, addr, prot, lg, attrs, retaddr);
     }
 }
 

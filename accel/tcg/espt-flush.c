@@ -24,9 +24,21 @@
 
 #include <sys/mman.h>
 
+/*
+ * The mmu indexes of @idxmap that have tables: the user one, and with
+ * espt-kernel=on the kernel's.
+ */
 static bool espt_covers(uint16_t idxmap)
 {
-    return espt_enabled && (idxmap & (1 << espt_mmu_idx));
+    return espt_enabled &&
+           ((idxmap & (1 << espt_mmu_idx)) ||
+            (espt_kernel_mmu_idx >= 0 &&
+             (idxmap & (1 << espt_kernel_mmu_idx))));
+}
+
+static bool espt_table_covered(EsptTable *t, uint16_t idxmap)
+{
+    return idxmap & (1 << t->mmu_idx);
 }
 
 void espt_flush_suppress(CPUState *cpu, bool suppress)
@@ -96,21 +108,81 @@ void espt_tlb_flush(CPUState *cpu, uint16_t idxmap)
     }
     c = espt_cpu(cpu);
     if (c->suppress) {
+        /*
+         * Also for the kernel table: it holds global translations only,
+         * which an ASID switch or TLBIASID does not change, and a DACR
+         * write drops its pages of the domains it revokes itself
+         * (espt_kernel_revoke()).
+         */
         if (c->suppress == ESPT_SUPPRESS_KEEP) {
             qatomic_inc(&espt_stats.flush_suppressed);
         }
         return;
     }
-    if (bitmap_empty(c->live, ESPT_ASIDS)) {
+    if (bitmap_empty(c->live, ESPT_NTABLES)) {
         /* Only this vCPU's thread fills its tables: nothing to drop. */
         return;
     }
     /* QEMU's TLB is not tagged: a full flush may be TLBIALL. */
     trace_espt_flush(cpu->cpu_index, "all", -1);
     qemu_mutex_lock(&espt.lock);
-    espt_drop_cpu(c);
-    qatomic_inc(&espt_stats.flush_all);
+    if (idxmap & (1 << espt_mmu_idx)) {
+        int i;
+
+        for (i = find_first_bit(c->live, ESPT_ASIDS); i < ESPT_ASIDS;
+             i = find_next_bit(c->live, ESPT_ASIDS, i + 1)) {
+            espt_drop_all(&c->tables[i]);
+        }
+        qatomic_inc(&espt_stats.flush_all);
+    }
+    if (espt_table_covered(&c->tables[ESPT_KTABLE], idxmap) &&
+        test_bit(ESPT_KTABLE, c->live)) {
+        espt_kernel_sleep(&c->tables[ESPT_KTABLE]);
+        qatomic_inc(&espt_stats.kernel_flush_all);
+        qemu_mutex_unlock(&espt.lock);
+        espt_kernel_count_sleep(cpu, c);
+        return;
+    }
     qemu_mutex_unlock(&espt.lock);
+}
+
+void espt_kernel_revoke(CPUState *cpu, uint16_t revoked)
+{
+    EsptCpu *c;
+    EsptTable *t;
+    GHashTableIter it;
+    gpointer k, v;
+    GArray *drop;
+    guint i;
+
+    if (!espt_enabled || espt_kernel_mmu_idx < 0 || !revoked) {
+        return;
+    }
+    c = espt_cpu(cpu);
+    t = &c->tables[ESPT_KTABLE];
+    if (!test_bit(ESPT_KTABLE, c->live) || !t->pages ||
+        !(t->attrs_held & revoked)) {
+        return;                 /* the usual case: no page of theirs */
+    }
+    qemu_mutex_lock(&espt.lock);
+    drop = g_array_new(false, false, sizeof(vaddr));
+    g_hash_table_iter_init(&it, t->pages);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        if (revoked & (1 << espt_page_attrs(v))) {
+            vaddr va = ESPT_KEYV(k);
+
+            g_array_append_val(drop, va);
+        }
+    }
+    for (i = 0; i < drop->len; i++) {
+        espt_drop_page(t, g_array_index(drop, vaddr, i));
+    }
+    if (drop->len) {
+        qatomic_inc(&espt_stats.kernel_revoked);
+        trace_espt_flush(cpu->cpu_index, "kernel-revoke", revoked);
+    }
+    qemu_mutex_unlock(&espt.lock);
+    g_array_free(drop, true);
 }
 
 /*
@@ -203,7 +275,9 @@ static void espt_flush_pages(EsptTable *t, vaddr addr, vaddr len)
             continue;
         }
         if (test_bit(espt_granule(a), t->granules) &&
-            !(espt_cfg.test_break & ESPT_BREAK_PAGE_FLUSH)) {
+            !(espt_cfg.test_break & (t->asid == ESPT_KTABLE ?
+                                     ESPT_BREAK_KERNEL_PAGE_FLUSH :
+                                     ESPT_BREAK_PAGE_FLUSH))) {
             espt_drop_page(t, a);
         }
         if (espt_jc_has_page(t, a)) {
@@ -258,20 +332,23 @@ void espt_tlb_flush_range(CPUState *cpu, vaddr addr, vaddr len,
      * Only this vCPU's thread fills its tables.  Most page flushes (kmap
      * of highmem pages, kernel mappings) hit no table: skip the lock.
      */
-    for (i = find_first_bit(c->live, ESPT_ASIDS); i < ESPT_ASIDS;
-         i = find_next_bit(c->live, ESPT_ASIDS, i + 1)) {
-        if (espt_flush_hits(&c->tables[i], addr, len)) {
+    for (i = find_first_bit(c->live, ESPT_NTABLES); i < ESPT_NTABLES;
+         i = find_next_bit(c->live, ESPT_NTABLES, i + 1)) {
+        if (espt_table_covered(&c->tables[i], idxmap) &&
+            espt_flush_hits(&c->tables[i], addr, len)) {
             break;
         }
     }
-    if (i >= ESPT_ASIDS) {
+    if (i >= ESPT_NTABLES) {
         return;
     }
     trace_espt_flush_page(cpu->cpu_index, addr, len);
     qemu_mutex_lock(&espt.lock);
-    for (i = find_first_bit(c->live, ESPT_ASIDS); i < ESPT_ASIDS;
-         i = find_next_bit(c->live, ESPT_ASIDS, i + 1)) {
-        espt_flush_pages(&c->tables[i], addr, len);
+    for (i = find_first_bit(c->live, ESPT_NTABLES); i < ESPT_NTABLES;
+         i = find_next_bit(c->live, ESPT_NTABLES, i + 1)) {
+        if (espt_table_covered(&c->tables[i], idxmap)) {
+            espt_flush_pages(&c->tables[i], addr, len);
+        }
     }
     qemu_mutex_unlock(&espt.lock);
 }
@@ -326,10 +403,17 @@ void espt_reset_dirty(ram_addr_t start, ram_addr_t length)
             EsptAlias *a = l->data;
 
             uint8_t *h = espt_host(a->t, a->vpage);
+            gpointer v = g_hash_table_lookup(a->t->pages, ESPT_VKEY(a->vpage));
 
+            if (espt_page_dormant(v)) {
+                /* PROT_NONE already: it comes back read-only. */
+                g_hash_table_insert(a->t->pages, ESPT_VKEY(a->vpage),
+                                    espt_page_ro(v));
+                continue;
+            }
             if (mprotect(h, ESPT_PAGE, PROT_READ) == 0) {
                 g_hash_table_insert(a->t->pages, ESPT_VKEY(a->vpage),
-                                    espt_page_val(ram, false));
+                                    espt_page_ro(v));
                 qatomic_inc(&espt_stats.write_protects);
                 trace_espt_write_protect(a->t->owner - espt.cpus, a->t->asid,
                                          a->vpage, ram);

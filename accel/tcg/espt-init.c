@@ -33,6 +33,7 @@
 #endif
 
 int espt_mmu_idx = -1;
+int espt_kernel_mmu_idx = -1;
 bool espt_enabled;
 
 EsptSettings espt_cfg;
@@ -87,6 +88,7 @@ static void espt_prop_set_##field(Object *obj, bool value, Error **errp)   \
 
 ESPT_BOOL_PROP(adaptive)
 ESPT_BOOL_PROP(chain)
+ESPT_BOOL_PROP(kernel)
 ESPT_BOOL_PROP(check)
 ESPT_BOOL_PROP(test_no_target)
 
@@ -155,6 +157,7 @@ static const struct {
 } espt_break_rules[] = {
     { "breakpoints", ESPT_BREAK_BREAKPOINTS },
     { "page-flush", ESPT_BREAK_PAGE_FLUSH },
+    { "kernel-page-flush", ESPT_BREAK_KERNEL_PAGE_FLUSH },
 };
 
 static char *espt_prop_get_test_break(Object *obj, Error **errp)
@@ -188,7 +191,8 @@ static void espt_prop_set_test_break(Object *obj, const char *value,
         }
         if (words[i][0] && j == ARRAY_SIZE(espt_break_rules)) {
             error_setg(errp, "x-espt-test-break: unknown rule '%s' (known: "
-                       "breakpoints, page-flush; join them with ':')",
+                       "breakpoints, page-flush, kernel-page-flush; join "
+                       "them with ':')",
                        words[i]);
             return;
         }
@@ -218,6 +222,11 @@ void espt_accel_class_init(ObjectClass *oc, ptrdiff_t offset)
         "Chain user-mode code with ESPT across guest pages, checked "
         "per address space, and look indirect branch targets up inline "
         "(default on)");
+    object_class_property_add_bool(oc, "espt-kernel",
+        espt_prop_get_kernel, espt_prop_set_kernel);
+    object_class_property_set_description(oc, "espt-kernel",
+        "Also serve the guest kernel's data accesses of global pages "
+        "through the host MMU (AArch32 guests; default off)");
     object_class_property_add_bool(oc, "x-espt-check",
         espt_prop_get_check, espt_prop_set_check);
     object_class_property_set_description(oc, "x-espt-check",
@@ -235,7 +244,8 @@ void espt_accel_class_init(ObjectClass *oc, ptrdiff_t offset)
         espt_prop_get_test_break, espt_prop_set_test_break);
     object_class_property_set_description(oc, "x-espt-test-break",
         "Rules ESPT breaks on purpose, ':'-separated (breakpoints, "
-        "page-flush): only for showing that x-espt-check=on catches them");
+        "page-flush, kernel-page-flush): only for showing that "
+        "x-espt-check=on catches them");
     object_class_property_add_bool(oc, "x-espt-test-no-target",
         espt_prop_get_test_no_target, espt_prop_set_test_no_target);
     object_class_property_set_description(oc, "x-espt-test-no-target",
@@ -519,6 +529,10 @@ bool espt_accel_init(const EsptSettings *s, Error **errp)
     int i, ret;
 
     espt_cfg = *s;
+    if (espt_cfg.mode == ON_OFF_AUTO_OFF && espt_cfg.kernel) {
+        error_setg(errp, "espt-kernel=on needs ESPT: drop espt=off");
+        return false;
+    }
     if (espt_cfg.mode == ON_OFF_AUTO_OFF) {
         espt_off_reason = "disabled with -accel tcg,espt=off";
         return true;
@@ -534,8 +548,15 @@ bool espt_accel_init(const EsptSettings *s, Error **errp)
     }
     espt.ncpus = current_machine->smp.max_cpus;
     espt.segmented = espt_ops->va_bits > 32;
+    if (espt_cfg.kernel && (!espt_ops->kernel_ok || espt.segmented)) {
+        /* Kernel addresses of 64-bit guests need their own windows. */
+        error_setg(errp, "espt-kernel=on: ESPT cannot serve this guest's "
+                   "kernel yet (only AArch32 kernels, in qemu-system-arm); "
+                   "use espt-kernel=off");
+        return false;
+    }
     espt.budget = (espt_max_map_count() - ESPT_VMA_RESERVE -
-                   ESPT_ASIDS * espt.ncpus *
+                   ESPT_NTABLES * espt.ncpus *
                    (espt.segmented ? ESPT_SEGS : 1)) / 2;
     if (espt_cfg.budget) {
         /* Asked for (tests: a far smaller one makes tables go often). */
@@ -552,14 +573,14 @@ bool espt_accel_init(const EsptSettings *s, Error **errp)
             return true;
         }
         error_setg(errp, "%s (at least %d needed); use -accel tcg,espt=off",
-                   why, 2048 + ESPT_VMA_RESERVE + ESPT_ASIDS * espt.ncpus);
+                   why, 2048 + ESPT_VMA_RESERVE + ESPT_NTABLES * espt.ncpus);
         return false;
     }
     espt.table_span = espt.segmented ? ESPT_SEGS * ESPT_STRIDE : ESPT_STRIDE;
     if (espt.segmented && !espt_segmap_init(errp)) {
         return false;
     }
-    espt.reserve = mmap(NULL, espt.table_span * ESPT_ASIDS * espt.ncpus,
+    espt.reserve = mmap(NULL, espt.table_span * ESPT_NTABLES * espt.ncpus,
                         PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                         -1, 0);
     if (espt.reserve == MAP_FAILED) {
@@ -568,20 +589,22 @@ bool espt_accel_init(const EsptSettings *s, Error **errp)
                               "shadow tables (ulimit -v?)";
             return true;
         }
-        error_setg_errno(errp, errno, "ESPT cannot reserve %d x 256 x %d "
+        error_setg_errno(errp, errno, "ESPT cannot reserve %d x %d x %d "
                          "x 4 GiB of address space (ulimit -v?)", espt.ncpus,
-                         espt.segmented ? ESPT_SEGS : 1);
+                         ESPT_NTABLES, espt.segmented ? ESPT_SEGS : 1);
         return false;
     }
     espt.cpus = g_new0(EsptCpu, espt.ncpus);
-    for (i = 0; i < espt.ncpus * ESPT_ASIDS; i++) {
-        EsptCpu *c = &espt.cpus[i / ESPT_ASIDS];
-        EsptTable *t = &c->tables[i % ESPT_ASIDS];
+    for (i = 0; i < espt.ncpus * ESPT_NTABLES; i++) {
+        EsptCpu *c = &espt.cpus[i / ESPT_NTABLES];
+        EsptTable *t = &c->tables[i % ESPT_NTABLES];
 
         t->base = espt.reserve + espt.table_span * i;
         t->large_addr = -1;
         t->owner = c;
-        t->asid = i % ESPT_ASIDS;
+        t->asid = i % ESPT_NTABLES;
+        t->mmu_idx = t->asid == ESPT_KTABLE ? espt_ops->kernel_mmu_idx
+                                            : espt_ops->mmu_idx;
     }
     espt.rmap = g_hash_table_new(NULL, NULL);
     espt.have_wrgsbase = getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE;
@@ -604,6 +627,9 @@ bool espt_accel_init(const EsptSettings *s, Error **errp)
     qemu_add_machine_init_done_notifier(&espt_ram_notifier);
     postcopy_add_notifier(&espt_postcopy_notifier);
     espt_mmu_idx = espt_ops->mmu_idx;
+    if (espt_cfg.kernel) {
+        espt_kernel_mmu_idx = espt_ops->kernel_mmu_idx;
+    }
     if (espt_jump_ops) {
         espt_jump_ops->init();
     }

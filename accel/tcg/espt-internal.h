@@ -68,6 +68,30 @@ typedef target_ulong espt_tb_cs_t;
 #define ESPT_VMA_RESERVE   8192
 
 #define ESPT_ASIDS         256
+/*
+ * The guest kernel's table (espt-kernel=on) follows the ASIDs' tables in
+ * EsptCpu.tables: it serves every address space, and holds only global
+ * translations (docs/espt.md, "The guest kernel").
+ */
+#define ESPT_KTABLE        ESPT_ASIDS
+#define ESPT_NTABLES       (ESPT_ASIDS + 1)
+/*
+ * A kernel page that faults more often than this while its table is not
+ * emptied is one the guest keeps remapping (fixmap, kmap): the TBs that
+ * touch it again run on softmmu.
+ */
+#define ESPT_KERNEL_REFAULTS 3
+/*
+ * A kernel that empties its TLB (TLBIALL) more than ESPT_KERNEL_STORM
+ * times in ESPT_KERNEL_WINDOW_NS, as Debian's armmp kernels do on every
+ * fork and exit, refaults its working set after each: softmmu refills
+ * cost far less than shadow faults.  Its TBs run on softmmu for
+ * ESPT_KERNEL_COLD_NS, long enough that switching between the two kinds
+ * of kernel TB costs little.
+ */
+#define ESPT_KERNEL_STORM      16
+#define ESPT_KERNEL_WINDOW_NS  (100 * 1000 * 1000)
+#define ESPT_KERNEL_COLD_NS    (500 * 1000 * 1000)
 
 /*
  * Segmented tables: windows per table, segment map entries, and the entry
@@ -142,7 +166,10 @@ typedef struct EsptTable {
      */
     uint32_t chain_key;
     EsptCpu *owner;
-    int asid;
+    int asid;                   /* ESPT_KTABLE: the kernel's */
+    int mmu_idx;                /* whose accesses it serves */
+    /* The kernel table: the attrs its pages may have, a bit per value. */
+    uint16_t attrs_held;
     /*
      * The host refused to unmap or write-protect some of its pages (at
      * vm.max_map_count, splitting a mapping fails with ENOMEM): it may
@@ -160,20 +187,47 @@ typedef struct EsptTable {
 
 /*
  * EsptTable.pages values: the RAM address of the page (4 KiB aligned),
- * bit 0 set (so never NULL), bit 1 set while the mapping is writable.
+ * bit 0 set (so never NULL), bit 1 set while the mapping is writable,
+ * bits 5:2 the kernel table's attrs of the page (EsptTargetOps.
+ * kernel_page(); 0 in the ASIDs' tables), bit 6 set while the page is
+ * dormant: still mapped on the host, but PROT_NONE since a full flush,
+ * until a fault finds the same translation again (espt_kernel_sleep()).
  */
 #define ESPT_PV_MAPPED      1
 #define ESPT_PV_WRITABLE    2
+#define ESPT_PV_ATTRS_SHIFT 2
+#define ESPT_PV_ATTRS       (15 << ESPT_PV_ATTRS_SHIFT)
+#define ESPT_PV_DORMANT     64
+#define ESPT_PV_FLAGS       (ESPT_PV_MAPPED | ESPT_PV_WRITABLE | \
+                             ESPT_PV_ATTRS | ESPT_PV_DORMANT)
 
-static inline gpointer espt_page_val(ram_addr_t ram, bool writable)
+static inline gpointer espt_page_val(ram_addr_t ram, bool writable,
+                                     unsigned attrs)
 {
     return (gpointer)(uintptr_t)(ram | ESPT_PV_MAPPED |
-                                 (writable ? ESPT_PV_WRITABLE : 0));
+                                 (writable ? ESPT_PV_WRITABLE : 0) |
+                                 ((attrs & 15) << ESPT_PV_ATTRS_SHIFT));
 }
 
 static inline ram_addr_t espt_page_ram(gpointer v)
 {
-    return (uintptr_t)v & ~(uintptr_t)(ESPT_PV_MAPPED | ESPT_PV_WRITABLE);
+    return (uintptr_t)v & ~(uintptr_t)ESPT_PV_FLAGS;
+}
+
+static inline unsigned espt_page_attrs(gpointer v)
+{
+    return ((uintptr_t)v & ESPT_PV_ATTRS) >> ESPT_PV_ATTRS_SHIFT;
+}
+
+static inline bool espt_page_dormant(gpointer v)
+{
+    return (uintptr_t)v & ESPT_PV_DORMANT;
+}
+
+/* The same mapping, read-only. */
+static inline gpointer espt_page_ro(gpointer v)
+{
+    return (gpointer)((uintptr_t)v & ~(uintptr_t)ESPT_PV_WRITABLE);
 }
 
 static inline bool espt_page_writable(gpointer v)
@@ -181,11 +235,22 @@ static inline bool espt_page_writable(gpointer v)
     return (uintptr_t)v & ESPT_PV_WRITABLE;
 }
 
-/* One vCPU: a shadow table per guest ASID. */
+/* One vCPU: a shadow table per guest ASID, and the kernel's. */
 struct EsptCpu {
-    EsptTable tables[ESPT_ASIDS];
+    EsptTable tables[ESPT_NTABLES];
     /* tables with pages or cached TBs */
-    unsigned long live[BITS_TO_LONGS(ESPT_ASIDS)];
+    unsigned long live[BITS_TO_LONGS(ESPT_NTABLES)];
+    /* The user table it last ran CF_ESPT TBs on (NULL: none yet). */
+    EsptTable *user_table;
+    /*
+     * Kernel pages that faulted since the kernel table was last emptied:
+     * vpage -> count (ESPT_KERNEL_REFAULTS), NULL until needed.
+     */
+    GHashTable *krefaults;
+    /* Full flushes of the kernel table in the current window (ns). */
+    int64_t kwindow_start;
+    unsigned kwindow_sleeps;
+    int64_t kcold_until;        /* kernel TBs on softmmu until (ns), 0 */
     uint64_t user_state;        /* the target's user_state when filled */
     uint8_t suppress;           /* inside a flush that keeps the tables */
     int64_t window_start;       /* fault-rate window (ns) */
@@ -202,6 +267,7 @@ struct EsptCpu {
     uint64_t flush_page, jc_misses, chain_links, chain_misses, chain_stale;
     uint64_t lookup_misses, check_jumps;
     int64_t check_next;         /* the checking mode's next audit (ns) */
+    int64_t kcheck_next;        /* of the kernel table */
 };
 
 /* EsptCpu.suppress */
@@ -253,6 +319,10 @@ typedef struct EsptStats {
     uint64_t host_failures, tables_stale, inhibits, cold_fallbacks;
     uint64_t chain_shared, lookup_mismatch, chain_flushes;
     uint64_t seg_evictions, flush_large;
+    /* The kernel table (espt-kernel=on). */
+    uint64_t kernel_faults, kernel_maps, kernel_flush_all, kernel_revoked;
+    uint64_t kernel_tbs_avoided, kernel_not_global, kernel_refaulted;
+    uint64_t kernel_revalidated, kernel_cold_periods;
 } EsptStats;
 extern EsptStats espt_stats;
 
@@ -263,6 +333,7 @@ typedef struct EsptCheckStats {
     uint64_t audits, pages;     /* tables and their pages audited */
     uint64_t page_errors;       /* pages mapped against the walk */
     uint64_t page_transients;   /* such disagreements that went away */
+    uint64_t kernel_unmapped;   /* kernel pages unmapped, not yet flushed */
 } EsptCheckStats;
 extern EsptCheckStats espt_check_stats;
 
@@ -281,6 +352,7 @@ extern EsptSettings espt_cfg;
 enum {
     ESPT_BREAK_BREAKPOINTS = 1 << 0,    /* chain with breakpoints set */
     ESPT_BREAK_PAGE_FLUSH = 1 << 1,     /* keep pages a page flush hits */
+    ESPT_BREAK_KERNEL_PAGE_FLUSH = 1 << 2,  /* the same, kernel table only */
 };
 /* Why ESPT is off (NULL while it is on). */
 extern const char *espt_off_reason;
@@ -360,11 +432,12 @@ void espt_forget_page(EsptTable *t, vaddr vpage, ram_addr_t ram);
 void espt_drop_page(EsptTable *t, vaddr vpage);             /* locked */
 void espt_set_live(EsptTable *t);                           /* locked */
 void espt_drop_all(EsptTable *t);                           /* locked */
+void espt_kernel_sleep(EsptTable *t);                       /* locked */
 void espt_drop_cpu(EsptCpu *c);                             /* locked */
 bool espt_map(EsptTable *t, vaddr vpage, void *host, int prot,
-              unsigned lg_page_size);                       /* locked */
+              unsigned lg_page_size, unsigned attrs);       /* locked */
 void espt_map_large(CPUState *cpu, EsptTable *t, vaddr addr,
-                    int prot, unsigned lg, uintptr_t retaddr);
+                    int prot, unsigned lg, unsigned attrs, uintptr_t retaddr);
 bool espt_set_gs(EsptTable *t);
 
 /* espt-jc.c */
@@ -385,6 +458,8 @@ typedef struct EsptJumpOps {
     void (*enter)(CPUState *cpu, EsptCpu *c, EsptTable *t, bool switched);
     /* @cpu's next TBs are not CF_ESPT: its links and lookups find nothing */
     void (*leave)(CPUState *cpu);
+    /* @cpu enters kernel table @t (espt-kernel=on): the checking mode */
+    void (*kernel_enter)(CPUState *cpu, EsptCpu *c, EsptTable *t);
     /* @t was emptied: links made from its TBs are stale */
     void (*rekey)(EsptTable *t);
     void (*tb_flush)(void);
@@ -435,8 +510,9 @@ static inline void espt_set_cflags(CPUState *cpu, uint32_t f)
     if (!(cf & CF_ESPT)) {
         c->pcrel = cf & ESPT_CF_PCREL;
     }
-    cf &= ~(CF_ESPT | ESPT_CF_PCREL);
-    cpu->tcg_cflags = cf | (f ? f : c->pcrel);
+    cf &= ~(CF_ESPT | CF_ESPT_KERN | ESPT_CF_PCREL);
+    /* Kernel TBs chain as upstream's do, and keep CF_PCREL. */
+    cpu->tcg_cflags = cf | f | (f & CF_ESPT ? 0 : c->pcrel);
     if (!(f & CF_ESPT)) {
         espt_jumps_leave(cpu);
     }
@@ -451,6 +527,9 @@ char **espt_check_first_mismatches(int *n);
 
 /* espt-policy.c */
 void espt_count_fault(CPUState *cpu, EsptCpu *c);
+void espt_kernel_count_sleep(CPUState *cpu, EsptCpu *c);
+/* The kernel TB that ran into @retaddr accesses through softmmu from now. */
+void espt_kernel_avoid_tb(uintptr_t retaddr);
 void espt_count_fallback(CPUState *cpu);
 
 /* espt-fault.c */

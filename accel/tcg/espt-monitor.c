@@ -63,6 +63,16 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->lookup_misses = 0;
     info->lookup_mismatch = qatomic_read(&espt_stats.lookup_mismatch);
     info->chain_flushes = qatomic_read(&espt_stats.chain_flushes);
+    info->kernel = espt_enabled && espt_kernel_mmu_idx >= 0;
+    info->kernel_faults = qatomic_read(&espt_stats.kernel_faults);
+    info->kernel_maps = qatomic_read(&espt_stats.kernel_maps);
+    info->kernel_flushes_all = qatomic_read(&espt_stats.kernel_flush_all);
+    info->kernel_revoked = qatomic_read(&espt_stats.kernel_revoked);
+    info->kernel_tbs_avoided = qatomic_read(&espt_stats.kernel_tbs_avoided);
+    info->kernel_not_global = qatomic_read(&espt_stats.kernel_not_global);
+    info->kernel_refaulted = qatomic_read(&espt_stats.kernel_refaulted);
+    info->kernel_revalidated = qatomic_read(&espt_stats.kernel_revalidated);
+    info->kernel_cold_periods = qatomic_read(&espt_stats.kernel_cold_periods);
     info->inhibited = g_strdup(qatomic_read(&espt_inhibited));
     ESPT_QAPI_SET_HAS(info, inhibited, info->inhibited != NULL);
     info->tb_cache_misses = 0;
@@ -74,6 +84,8 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->check_page_errors = qatomic_read(&espt_check_stats.page_errors);
     info->check_page_transients =
         qatomic_read(&espt_check_stats.page_transients);
+    info->check_kernel_unmapped =
+        qatomic_read(&espt_check_stats.kernel_unmapped);
     if (info->check && espt_jump_ops) {
         int n;
         char **first = espt_jump_ops->first_mismatches(&n);
@@ -147,6 +159,20 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
     const struct {
         const char *name;
         uint64_t value;
+    } kern[] = {
+        { "kernel-faults", i->kernel_faults },
+        { "kernel-maps", i->kernel_maps },
+        { "kernel-flushes-all", i->kernel_flushes_all },
+        { "kernel-revoked", i->kernel_revoked },
+        { "kernel-tbs-avoided", i->kernel_tbs_avoided },
+        { "kernel-not-global", i->kernel_not_global },
+        { "kernel-refaulted", i->kernel_refaulted },
+        { "kernel-revalidated", i->kernel_revalidated },
+        { "kernel-cold-periods", i->kernel_cold_periods },
+    };
+    const struct {
+        const char *name;
+        uint64_t value;
     } chk[] = {
         { "check-jumps", i->check_jumps },
         { "check-jump-errors", i->check_jump_errors },
@@ -154,6 +180,7 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "check-pages", i->check_pages },
         { "check-page-errors", i->check_page_errors },
         { "check-page-transients", i->check_page_transients },
+        { "check-kernel-unmapped", i->check_kernel_unmapped },
     };
     strList *l;
     int k;
@@ -171,6 +198,13 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
     }
     for (k = 0; k < ARRAY_SIZE(c); k++) {
         monitor_printf(mon, "  %-20s %" PRIu64 "\n", c[k].name, c[k].value);
+    }
+    if (i->kernel) {
+        monitor_printf(mon, "the guest kernel's table (espt-kernel=on):\n");
+        for (k = 0; k < ARRAY_SIZE(kern); k++) {
+            monitor_printf(mon, "  %-20s %" PRIu64 "\n", kern[k].name,
+                           kern[k].value);
+        }
     }
     if (!i->check) {
         return;

@@ -18,6 +18,7 @@
 #include "qemu/timer.h"
 #include "cpu.h"
 #include "hw/core/cpu.h"
+#include "tcg/tcg.h"
 #include "espt-internal.h"
 
 /*
@@ -92,6 +93,116 @@ void espt_count_fallback(CPUState *cpu)
     }
 }
 
+/*
+ * Kernel TBs that ESPT saw fault on a page that must stay on softmmu (I/O,
+ * a user page, a page the guest keeps remapping, code): guest physical
+ * address of the TB's start -> 1, under espt.lock.  Their retranslations
+ * access through softmmu (espt_seg_mmu_idx()).  Kernel code is global,
+ * so its physical address names it in every address space.
+ */
+static GHashTable *espt_kernel_avoid;
+
+bool espt_kernel_tb_ok(uint64_t phys_pc)
+{
+    bool ok;
+
+    if (phys_pc == (uint64_t)-1) {
+        return false;           /* not in RAM: it could not be named */
+    }
+    qemu_mutex_lock(&espt.lock);
+    ok = !espt_kernel_avoid ||
+         !g_hash_table_contains(espt_kernel_avoid, ESPT_VKEY(phys_pc));
+    qemu_mutex_unlock(&espt.lock);
+    return ok;
+}
+
+void espt_kernel_avoid_tb(uintptr_t retaddr)
+{
+    TranslationBlock *tb = tcg_tb_lookup(retaddr);
+    tb_page_addr_t phys;
+
+    if (!tb) {
+        return;
+    }
+    phys = tb_page_addr0(tb);
+    if (phys == -1) {
+        return;
+    }
+    qemu_mutex_lock(&espt.lock);
+    if (!espt_kernel_avoid) {
+        espt_kernel_avoid = g_hash_table_new(NULL, NULL);
+    }
+    g_hash_table_add(espt_kernel_avoid, ESPT_VKEY(phys));
+    qemu_mutex_unlock(&espt.lock);
+    qatomic_inc(&espt_stats.kernel_tbs_avoided);
+    /* Its next lookup translates it again (the TB stays until tb_flush). */
+    tb_phys_invalidate(tb, -1);
+}
+
+/* @cpu's kernel table was emptied by a full flush (invariant 5). */
+void espt_kernel_count_sleep(CPUState *cpu, EsptCpu *c)
+{
+    int64_t now = get_clock();
+
+    if (!espt_cfg.adaptive) {
+        return;
+    }
+    if (now - c->kwindow_start > ESPT_KERNEL_WINDOW_NS) {
+        c->kwindow_start = now;
+        c->kwindow_sleeps = 0;
+    }
+    if (++c->kwindow_sleeps > ESPT_KERNEL_STORM) {
+        c->kwindow_sleeps = 0;
+        c->kcold_until = now + ESPT_KERNEL_COLD_NS;
+        qatomic_inc(&espt_stats.kernel_cold_periods);
+        if (cpu->tcg_cflags & CF_ESPT_KERN) {
+            espt_set_cflags(cpu, 0);
+        }
+    }
+}
+
+/*
+ * CF_ESPT_KERN for this vCPU in kernel mode, with espt-kernel=on: the
+ * kernel table becomes the thread's current one.  The cold periods of the
+ * adaptive policy are the user tables': a kernel TB is either CF_ESPT_KERN
+ * or not, and flipping between the two every period made the kernel look
+ * every TB up again (forkexec: a quarter of its time in the TB hash
+ * table).
+ */
+static uint32_t espt_kernel_cflags_now(CPUState *cpu)
+{
+    const EsptTargetOps *ops = espt_ops;
+    EsptCpu *c;
+    EsptTable *t;
+
+    if (espt_kernel_mmu_idx < 0 || !ops->kernel_ok(cpu)) {
+        return 0;
+    }
+    c = espt_cpu(cpu);
+    t = &c->tables[ESPT_KTABLE];
+    if (unlikely(c->kcold_until)) {
+        if (get_clock() < c->kcold_until) {
+            return 0;
+        }
+        c->kcold_until = 0;
+    }
+    if (unlikely(qatomic_read(&t->stale))) {
+        qemu_mutex_lock(&espt.lock);
+        espt_drop_all(t);
+        qemu_mutex_unlock(&espt.lock);
+        if (t->stale) {
+            return 0;
+        }
+    }
+    if (espt_thread_table != t && !espt_set_gs(t)) {
+        return 0;
+    }
+    if (espt_jump_ops) {
+        espt_jump_ops->kernel_enter(cpu, c, t);
+    }
+    return CF_ESPT_KERN;
+}
+
 /* CF_ESPT for this vCPU now, making its table the thread's current one. */
 static uint32_t espt_cflags_now(CPUState *cpu)
 {
@@ -103,8 +214,11 @@ static uint32_t espt_cflags_now(CPUState *cpu)
     bool switched;
     int asid;
 
-    if (!ops->user_ok(cpu) || qatomic_read(&espt_inhibited)) {
+    if (qatomic_read(&espt_inhibited)) {
         return 0;
+    }
+    if (!ops->user_ok(cpu)) {
+        return espt_kernel_cflags_now(cpu);
     }
     c = espt_cpu(cpu);
     /*
@@ -147,11 +261,15 @@ static uint32_t espt_cflags_now(CPUState *cpu)
             return 0;
         }
     }
-    switched = espt_thread_table != t;
-    if (unlikely(switched)) {
+    /* Another user table than last time (the kernel's may be between). */
+    switched = c->user_table != t;
+    if (unlikely(espt_thread_table != t)) {
         if (!espt_set_gs(t)) {
             return 0;
         }
+    }
+    if (unlikely(switched)) {
+        c->user_table = t;
         qatomic_inc(&espt_stats.table_switches);
     }
     if (unlikely(c->cold_until)) {

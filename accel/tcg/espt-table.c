@@ -20,6 +20,8 @@
 #include "qemu/error-report.h"
 #include "cpu.h"
 #include "exec/ram_addr.h"
+#include "hw/core/cpu.h"
+#include "qemu/rcu.h"
 #include "trace.h"
 #include "espt-internal.h"
 
@@ -191,17 +193,55 @@ void espt_drop_all(EsptTable *t)
     t->large_mask = 0;
     t->nlarge = 0;
     bitmap_zero(t->large_granules, 4096);
+    t->attrs_held = 0;
+    if (t->asid == ESPT_KTABLE && t->owner->krefaults) {
+        /* Refaults count from the last time the table was emptied. */
+        g_hash_table_remove_all(t->owner->krefaults);
+    }
     clear_bit(t->asid, t->owner->live);
     espt.tables_live--;
 }
 
 /* Every table of a vCPU; called with espt.lock held. */
+/*
+ * A full flush of the kernel table @t's mmu index (TLBIALL: Debian's armmp
+ * kernels issue one on every fork and exit): none of its translations may
+ * be used before the guest's tables are walked again.  Rather than unmap
+ * every page and map it again on the next fault, make them all PROT_NONE
+ * and keep them on record as dormant: a fault on one walks the guest's
+ * tables as for any other page (espt_fault()), and where that finds the
+ * same RAM page it is given its access back with mprotect() instead of
+ * being mapped again (espt_map(), espt_map_run()).
+ */
+void espt_kernel_sleep(EsptTable *t)
+{
+    GHashTableIter it;
+    gpointer k, v;
+
+    if (!test_bit(t->asid, t->owner->live)) {
+        return;
+    }
+    if (t->stale || !t->pages || !g_hash_table_size(t->pages) ||
+        mprotect(t->base, ESPT_REGION_SIZE, PROT_NONE)) {
+        espt_drop_all(t);
+        return;
+    }
+    g_hash_table_iter_init(&it, t->pages);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        g_hash_table_iter_replace(&it, (gpointer)((uintptr_t)v |
+                                                  ESPT_PV_DORMANT));
+    }
+    if (t->owner->krefaults) {
+        g_hash_table_remove_all(t->owner->krefaults);
+    }
+}
+
 void espt_drop_cpu(EsptCpu *c)
 {
     int i;
 
-    for (i = find_first_bit(c->live, ESPT_ASIDS); i < ESPT_ASIDS;
-         i = find_next_bit(c->live, ESPT_ASIDS, i + 1)) {
+    for (i = find_first_bit(c->live, ESPT_NTABLES); i < ESPT_NTABLES;
+         i = find_next_bit(c->live, ESPT_NTABLES, i + 1)) {
         espt_drop_all(&c->tables[i]);
     }
 }
@@ -247,9 +287,11 @@ static uint8_t *espt_seg_window(EsptTable *t, vaddr va)
 }
 
 static void espt_note_large(EsptTable *t, vaddr vpage, unsigned lg);
+static void espt_note_mapped(EsptTable *t, vaddr vpage, ram_addr_t ram,
+                             int prot, unsigned lg_page_size, unsigned attrs);
 
 bool espt_map(EsptTable *t, vaddr vpage, void *host, int prot,
-              unsigned lg_page_size)
+              unsigned lg_page_size, unsigned attrs)
 {
     RAMBlock *rb;
     ram_addr_t offset, ram;
@@ -272,8 +314,9 @@ bool espt_map(EsptTable *t, vaddr vpage, void *host, int prot,
         /* Budget of host VMAs: drop this vCPU's other tables, then it. */
         int i;
 
-        for (i = find_first_bit(t->owner->live, ESPT_ASIDS); i < ESPT_ASIDS;
-             i = find_next_bit(t->owner->live, ESPT_ASIDS, i + 1)) {
+        for (i = find_first_bit(t->owner->live, ESPT_NTABLES);
+             i < ESPT_NTABLES;
+             i = find_next_bit(t->owner->live, ESPT_NTABLES, i + 1)) {
             if (&t->owner->tables[i] != t) {
                 espt_drop_all(&t->owner->tables[i]);
             }
@@ -298,11 +341,19 @@ bool espt_map(EsptTable *t, vaddr vpage, void *host, int prot,
     }
     old = t->pages ? g_hash_table_lookup(t->pages, ESPT_VKEY(vpage)) : NULL;
     if (old && espt_page_ram(old) == ram) {
-        /* Same guest page, other permission (read-only -> writable). */
+        /*
+         * Same guest page, other permission (read-only -> writable), or
+         * a dormant page the walk found again.
+         */
         if (mprotect(h, ESPT_PAGE, prot) == 0) {
             g_hash_table_insert(t->pages, ESPT_VKEY(vpage),
-                                espt_page_val(ram, prot & PROT_WRITE));
-            qatomic_inc(&espt_stats.upgrades);
+                                espt_page_val(ram, prot & PROT_WRITE, attrs));
+            if (espt_page_dormant(old)) {
+                qatomic_inc(&espt_stats.kernel_revalidated);
+                t->attrs_held |= 1 << (attrs & 15);
+            } else {
+                qatomic_inc(&espt_stats.upgrades);
+            }
             return true;
         }
         espt_host_failed("upgrade", errno);     /* map it again instead */
@@ -332,6 +383,19 @@ bool espt_map(EsptTable *t, vaddr vpage, void *host, int prot,
         }
         return false;
     }
+    espt_note_mapped(t, vpage, ram, prot, lg_page_size, attrs);
+    return true;
+}
+
+/*
+ * The bookkeeping of a page just mapped at @vpage of @t (called with
+ * espt.lock held): the table's pages, the reverse map, the counters.
+ */
+static void espt_note_mapped(EsptTable *t, vaddr vpage, ram_addr_t ram,
+                             int prot, unsigned lg_page_size, unsigned attrs)
+{
+    gpointer old;
+
     if (!t->pages) {
         t->pages = g_hash_table_new(NULL, NULL);
     }
@@ -343,8 +407,9 @@ bool espt_map(EsptTable *t, vaddr vpage, void *host, int prot,
         qatomic_inc(&espt_stats.remaps);
     }
     g_hash_table_insert(t->pages, ESPT_VKEY(vpage),
-                        espt_page_val(ram, prot & PROT_WRITE));
+                        espt_page_val(ram, prot & PROT_WRITE, attrs));
     set_bit(espt_granule(vpage), t->granules);
+    t->attrs_held |= 1 << (attrs & 15);
     {
         EsptAlias *a = g_new(EsptAlias, 1);
         GSList *l = g_hash_table_lookup(espt.rmap, (gpointer)(uintptr_t)ram);
@@ -356,11 +421,13 @@ bool espt_map(EsptTable *t, vaddr vpage, void *host, int prot,
     }
     espt.pages++;
     qatomic_inc(&espt_stats.maps);
+    if (t->asid == ESPT_KTABLE) {
+        qatomic_inc(&espt_stats.kernel_maps);
+    }
     trace_espt_map(t->owner - espt.cpus, t->asid, vpage, ram, prot);
     if (lg_page_size > 12) {
         espt_note_large(t, vpage, lg_page_size);
     }
-    return true;
 }
 
 /*
@@ -419,8 +486,64 @@ static void espt_note_large(EsptTable *t, vaddr vpage, unsigned lg)
  */
 #define ESPT_LARGE_MAX  (1u << 20)
 
+/*
+ * The walk of @addr found a large page (one descriptor, so one
+ * translation for all of it): if the @span bytes around @addr in it are
+ * one stretch of plain RAM of one block, without watchpoints, fill in
+ * @hosts and @prots for them all as the per-page probes of
+ * espt_map_large() would, from one look-up of the address space.  False:
+ * probe page by page.
+ */
+static bool espt_large_linear(CPUState *cpu, EsptTable *t, vaddr addr,
+                              vaddr span, int prot, void **hosts,
+                              uint8_t *prots, uintptr_t retaddr)
+{
+    CPUArchState *env = espt_cpu_env(cpu);
+    vaddr base = addr & -span, page = addr & -(vaddr)ESPT_PAGE;
+    CPUTLBEntryFull *full;
+    MemoryRegion *mr;
+    AddressSpace *as;
+    hwaddr xlat, plen = span, phys;
+    void *host;
+    RAMBlock *rb;
+    ram_addr_t off;
+    int flags, i;
+
+    if (!QTAILQ_EMPTY(&cpu->watchpoints)) {
+        return false;
+    }
+    /* The page just mapped: a TLB hit, no walk. */
+    flags = espt_probe_access_full(env, addr, MMU_DATA_LOAD, t->mmu_idx,
+                                   true, &host, &full, retaddr);
+    if ((flags & (TLB_INVALID_MASK | TLB_MMIO | TLB_WATCHPOINT |
+                  TLB_DISCARD_WRITE)) || !host) {
+        return false;
+    }
+    host = (uint8_t *)host - (addr & (ESPT_PAGE - 1));
+    rb = qemu_ram_block_from_host(host, false, &off);
+    phys = (full->phys_addr & -(hwaddr)ESPT_PAGE) - (page - base);
+    as = cpu_get_address_space(cpu, cpu_asidx_from_attrs(cpu, full->attrs));
+    WITH_RCU_READ_LOCK_GUARD() {
+        mr = address_space_translate(as, phys, &xlat, &plen, false,
+                                     full->attrs);
+    }
+    if (!rb || mr != rb->mr || plen < span || rb->mr->readonly ||
+        xlat != off - (page - base)) {
+        return false;
+    }
+    for (i = 0; i < span / ESPT_PAGE; i++) {
+        hosts[i] = base + i * ESPT_PAGE == page ? NULL :
+                   (uint8_t *)host - (page - base) + i * ESPT_PAGE;
+        prots[i] = full->prot & PAGE_WRITE ? prot : PROT_READ;
+    }
+    return true;
+}
+
+static int espt_map_run(EsptTable *t, vaddr va, void *host, int n, int prot,
+                        unsigned lg, unsigned attrs);
+
 void espt_map_large(CPUState *cpu, EsptTable *t, vaddr addr,
-                    int prot, unsigned lg, uintptr_t retaddr)
+                    int prot, unsigned lg, unsigned attrs, uintptr_t retaddr)
 {
     CPUArchState *env = espt_cpu_env(cpu);
     vaddr span = MIN((vaddr)1 << lg, ESPT_LARGE_MAX);
@@ -432,13 +555,16 @@ void espt_map_large(CPUState *cpu, EsptTable *t, vaddr addr,
     ram_addr_t off;
     int flags, i;
 
+    if (espt_large_linear(cpu, t, addr, span, prot, hosts, prots, retaddr)) {
+        goto map;
+    }
     for (va = base, i = 0; va - base < span; va += ESPT_PAGE, i++) {
         hosts[i] = NULL;
         prots[i] = prot;
         if (va == (addr & -(vaddr)ESPT_PAGE)) {
             continue;
         }
-        flags = espt_probe_access_full(env, va, MMU_DATA_LOAD, espt_mmu_idx,
+        flags = espt_probe_access_full(env, va, MMU_DATA_LOAD, t->mmu_idx,
                                        true, &hosts[i], &full, retaddr);
         rb = hosts[i] ? qemu_ram_block_from_host(hosts[i], false, &off) : NULL;
         if ((flags & (TLB_INVALID_MASK | TLB_MMIO | TLB_WATCHPOINT |
@@ -459,17 +585,123 @@ void espt_map_large(CPUState *cpu, EsptTable *t, vaddr addr,
             prots[i] = PROT_READ;
         }
     }
+map:
     qemu_mutex_lock(&espt.lock);
     if (espt.pages + span / ESPT_PAGE <= espt.budget && t->pages) {
-        for (va = base, i = 0; va - base < span; va += ESPT_PAGE, i++) {
-            if (hosts[i] &&
-                !g_hash_table_lookup(t->pages, ESPT_VKEY(va)) &&
-                espt_map(t, va, hosts[i], prots[i], lg)) {
-                qatomic_inc(&espt_stats.maps_large);
+        int n = span / ESPT_PAGE, j;
+
+        for (i = 0; i < n; i++) {
+            gpointer old = hosts[i] ?
+                g_hash_table_lookup(t->pages, ESPT_VKEY(base + i * ESPT_PAGE)) :
+                NULL;
+
+            if (old && !espt_page_dormant(old)) {
+                hosts[i] = NULL;
             }
+        }
+        /* Runs of pages one mmap() can map: fewer host calls. */
+        for (i = 0; i < n; i = j) {
+            if (!hosts[i]) {
+                j = i + 1;
+                continue;
+            }
+            for (j = i + 1; j < n && hosts[j] &&
+                 hosts[j] == (uint8_t *)hosts[i] + (j - i) * ESPT_PAGE &&
+                 prots[j] == prots[i]; j++) {
+                /* extend the run */
+            }
+            qatomic_add(&espt_stats.maps_large,
+                        espt_map_run(t, base + i * ESPT_PAGE, hosts[i],
+                                     j - i, prots[i], lg, attrs));
         }
     }
     qemu_mutex_unlock(&espt.lock);
+}
+
+/*
+ * Map @n pages of guest RAM at @host (contiguous in QEMU's mapping) at
+ * @va of @t with one mmap() where they are one stretch of one RAM block
+ * with the same protection; else page by page.  Called with espt.lock
+ * held, for pages @t does not map.  Returns how many were mapped.
+ */
+static int espt_map_run(EsptTable *t, vaddr va, void *host, int n, int prot,
+                        unsigned lg, unsigned attrs)
+{
+    RAMBlock *rb;
+    ram_addr_t offset, ram;
+    uint8_t *h;
+    void *p;
+    int i, fd, done = 0;
+
+    rb = qemu_ram_block_from_host(host, false, &offset);
+    if (n == 1 || !rb || qemu_ram_get_fd(rb) < 0 || !qemu_ram_is_shared(rb) ||
+        offset + n * ESPT_PAGE > qemu_ram_get_used_length(rb) ||
+        espt.pages + n > espt.budget || espt.segmented) {
+        goto one_by_one;
+    }
+    fd = qemu_ram_get_fd(rb);
+    ram = qemu_ram_get_offset(rb) + (offset & ~(ram_addr_t)(ESPT_PAGE - 1));
+    /* Clean pages (translated code, dirty logging) stay read-only. */
+    if (prot & PROT_WRITE) {
+        for (i = 0; i < n; i++) {
+            if (cpu_physical_memory_is_clean(ram + i * ESPT_PAGE)) {
+                goto one_by_one;
+            }
+        }
+    }
+    h = espt_host(t, va);
+    for (i = 0; i < n; i++) {
+        gpointer old = g_hash_table_lookup(t->pages,
+                                           ESPT_VKEY(va + i * ESPT_PAGE));
+
+        if (!old) {
+            if (i) {
+                goto one_by_one;        /* some dormant, some not */
+            }
+            break;
+        }
+        if (!espt_page_dormant(old) ||
+            espt_page_ram(old) != ram + i * ESPT_PAGE) {
+            goto one_by_one;
+        }
+    }
+    if (i == n) {
+        /* All dormant, the walk found them again: their access back. */
+        if (mprotect(h, n * ESPT_PAGE, prot)) {
+            goto one_by_one;
+        }
+        for (i = 0; i < n; i++) {
+            g_hash_table_insert(t->pages, ESPT_VKEY(va + i * ESPT_PAGE),
+                                espt_page_val(ram + i * ESPT_PAGE,
+                                              prot & PROT_WRITE, attrs));
+        }
+        t->attrs_held |= 1 << (attrs & 15);
+        qatomic_add(&espt_stats.kernel_revalidated, n);
+        return n;
+    }
+    p = mmap(h, n * ESPT_PAGE, prot, MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+             fd, espt_ram_fd_offset(rb) +
+             (offset & ~(ram_addr_t)(ESPT_PAGE - 1)));
+    if (p == MAP_FAILED) {
+        espt_host_failed("map", errno);
+        /* What was there (PROT_NONE reservation) may be gone: back. */
+        if (!espt_unmap_host(h, n * ESPT_PAGE)) {
+            espt_mark_stale(t);
+        }
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        espt_note_mapped(t, va + i * ESPT_PAGE, ram + i * ESPT_PAGE, prot, lg,
+                         attrs);
+    }
+    return n;
+
+one_by_one:
+    for (i = 0; i < n; i++) {
+        done += espt_map(t, va + i * ESPT_PAGE,
+                         (uint8_t *)host + i * ESPT_PAGE, prot, lg, attrs);
+    }
+    return done;
 }
 
 /*

@@ -26,18 +26,26 @@
  * 0x00040000; the cluster ID starts at 0x01000000).
  */
 #define CF_ESPT          0x00400000
+/*
+ * TB cflags bit: a guest kernel TB whose accesses with mmu index
+ * espt_kernel_mmu_idx go through the vCPU's kernel table (docs/espt.md,
+ * "The guest kernel"), unless ESPT decided against it for that TB
+ * (espt_seg_mmu_idx()).  Never set together with CF_ESPT.
+ */
+#define CF_ESPT_KERN     0x00200000
 
 /*
  * May cpu_exec() link the direct exit of TB @from to TB @to?  Not from a
- * CF_ESPT TB to one without, nor back: each kind may only run while the
- * vCPU's cflags ask for it, and a linked jump would carry a vCPU from one
- * kind into the other without a lookup.  On 10.0 the kinds also differ in
+ * CF_ESPT TB to one without, nor back, and likewise for CF_ESPT_KERN:
+ * each kind may only run while the vCPU's cflags ask for it (and the
+ * thread's GS base points at its table), and a linked jump would carry a
+ * vCPU from one kind into the other without a lookup.  On 10.0 the kinds also differ in
  * CF_PCREL, and a CF_ESPT TB's linked exit leaves the PC stale, which a
  * PC-relative TB computes from.  A macro: TranslationBlock is not known
  * everywhere this header is.
  */
 #define espt_tb_link_ok(from, to) \
-    (!((tb_cflags(from) ^ tb_cflags(to)) & CF_ESPT))
+    (!((tb_cflags(from) ^ tb_cflags(to)) & (CF_ESPT | CF_ESPT_KERN)))
 
 /*
  * ESPT's part of the TCG accelerator's state (TCGState), set through the
@@ -57,6 +65,11 @@ typedef struct EsptSettings {
      * to the lookup helper, as upstream does).
      */
     bool chain;
+    /*
+     * espt-kernel=: also serve the guest kernel's own accesses (its data
+     * accesses of global pages) through a kernel table per vCPU.
+     */
+    bool kernel;
     /* The x- properties: tuning and test knobs, not a stable interface. */
     bool check;                 /* x-espt-check: ESPT checks itself */
     uint32_t chain_key_start;   /* x-espt-chain-key-start: keys run out */
@@ -76,15 +89,30 @@ struct TCGv_i64_d;
 #ifndef CONFIG_USER_ONLY
 /* The mmu index whose accesses ESPT serves; -1 while ESPT is off. */
 extern int espt_mmu_idx;
+/* The guest kernel's, with espt-kernel=on; -1 otherwise. */
+extern int espt_kernel_mmu_idx;
 /* True once ESPT is enabled for this run. */
 extern bool espt_enabled;
 /*
- * tb_gen_code(): the mmu index that the backend is to lower to one access
- * through the GS segment (TCGContext.seg_mmu_idx) in a TB with @cflags.
+ * Whether the kernel TB starting at guest physical address @phys_pc may
+ * access through the kernel table (ESPT has not seen it fault on a page
+ * that must stay on softmmu).
  */
-static inline int espt_seg_mmu_idx(uint32_t cflags)
+bool espt_kernel_tb_ok(uint64_t phys_pc);
+/*
+ * tb_gen_code(): the mmu index that the backend is to lower to one access
+ * through the GS segment (TCGContext.seg_mmu_idx) in a TB with @cflags
+ * that starts at guest physical address @phys_pc (-1: not in RAM).
+ */
+static inline int espt_seg_mmu_idx(uint32_t cflags, uint64_t phys_pc)
 {
-    return cflags & CF_ESPT ? espt_mmu_idx : -1;
+    if (cflags & CF_ESPT) {
+        return espt_mmu_idx;
+    }
+    if ((cflags & CF_ESPT_KERN) && espt_kernel_tb_ok(phys_pc)) {
+        return espt_kernel_mmu_idx;
+    }
+    return -1;
 }
 
 /*
@@ -216,6 +244,20 @@ typedef struct EsptTargetOps {
      */
     void (*gen_tb_state)(struct TCGv_i64_d *pc, struct TCGv_i32_d *flags,
                          struct TCGv_i64_d *cs_base);
+    /*
+     * Optional: the guest kernel (espt-kernel=on).  kernel_mmu_idx is the
+     * mmu index of its ordinary accesses; kernel_ok() says the vCPU runs
+     * kernel code whose accesses of that index the kernel table can serve
+     * exactly.  kernel_page() walks the guest's tables for a page the
+     * softmmu has just let the kernel access at @addr: true if the
+     * translation is global (the same in every address space), with the
+     * state outside the TLB it depends on in *@attrs (ARM: the domain,
+     * which DACR writes can take away: espt_kernel_revoke()).
+     */
+    int kernel_mmu_idx;
+    bool (*kernel_ok)(CPUState *cpu);
+    bool (*kernel_page)(CPUState *cpu, vaddr addr, bool is_write,
+                        unsigned *attrs);
 } EsptTargetOps;
 /* Once, before the accelerator is initialised; @ops must stay valid. */
 void espt_register_target(const EsptTargetOps *ops);
@@ -267,6 +309,12 @@ void espt_tb_flush(void);
  * softmmu TLBs flushed as target/arm/tlb-domains.c says.
  */
 void espt_target_dacr_write(CPUState *cpu, uint32_t old, uint32_t new);
+/*
+ * The kernel's pages whose attrs (EsptTargetOps.kernel_page()) are in
+ * @revoked (a bit per value, below 16) lost access: drop them from @cpu's
+ * kernel table (ARM: DACR took access away from those domains).
+ */
+void espt_kernel_revoke(CPUState *cpu, uint16_t revoked);
 /* Count a TLB flush that ESPT found unneeded and left out. */
 void espt_flush_skipped(CPUState *cpu);
 /* Count one that ESPT cut down to a few pages. */
@@ -274,7 +322,7 @@ void espt_flush_narrowed(CPUState *cpu);
 
 #else
 #define espt_enabled false
-static inline int espt_seg_mmu_idx(uint32_t cflags)
+static inline int espt_seg_mmu_idx(uint32_t cflags, uint64_t phys_pc)
 {
     return -1;
 }

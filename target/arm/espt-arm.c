@@ -81,6 +81,60 @@ static bool espt_arm_user_ok(CPUState *cs)
 }
 
 /*
+ * The guest kernel (espt-kernel=on): AArch32 PL1 code of the Non-secure
+ * EL1&0 regime without PAN (ARMMMUIdx_E10_1; PSTATE.PAN selects another
+ * index, which stays on softmmu), MMU on, little-endian data.  Its 32-bit
+ * addresses fit the flat kernel table; AArch64 EL1's do not yet.
+ */
+static bool espt_arm_kernel_ok(CPUState *cs)
+{
+    CPUARMState *env = espt_cpu_env(cs);
+
+    return EX_TBFLAG_ANY(env->hflags, MMUIDX) ==
+           (ARMMMUIdx_E10_1 & ARM_MMU_IDX_COREIDX_MASK) &&
+           !EX_TBFLAG_ANY(env->hflags, AARCH64_STATE) &&
+           !arm_is_secure_below_el3(env) &&
+           !EX_TBFLAG_ANY(env->hflags, BE_DATA) &&
+           (env->cp15.sctlr_el[1] & SCTLR_M) &&
+           !arm_feature(env, ARM_FEATURE_M);
+}
+
+/*
+ * Walk the guest's tables for a kernel access at @addr that the softmmu
+ * has just allowed: global (nG clear) or not, and with short descriptors
+ * the domain, whose access DACR writes may take away
+ * (espt_target_dacr_write()).  LPAE has no domains: 0.
+ */
+static bool espt_arm_kernel_page(CPUState *cs, vaddr addr, bool is_write,
+                                 unsigned *attrs)
+{
+    CPUARMState *env = espt_cpu_env(cs);
+    GetPhysAddrResult res = {};
+    ARMMMUFaultInfo fi = {};
+    MMUAccessType type = is_write ? MMU_DATA_STORE : MMU_DATA_LOAD;
+
+#if ESPT_HAVE_PHYS_ADDR_MEMOP
+    if (get_phys_addr(env, addr, type, 0, ARMMMUIdx_E10_1, &res, &fi)) {
+        return false;
+    }
+#else
+    if (get_phys_addr(env, addr, type, ARMMMUIdx_E10_1, &res, &fi)) {
+        return false;
+    }
+#endif
+    *attrs = env->cp15.tcr_el[1] & TTBCR_EAE ? 0 : res.domain;
+    return !res.ng;
+}
+
+/* The access a domain's 2 DACR bits grant: none < client < manager. */
+static int espt_arm_domain_access(uint32_t dacr, int d)
+{
+    static const int level[4] = { 0, 1, 0, 2 };
+
+    return level[(dacr >> (d * 2)) & 3];
+}
+
+/*
  * User-mode translations depend on the TLB-relevant registers, whose
  * writes flush the TLB anyway, and on DACR (short descriptors), whose
  * writes we let pass without a shadow flush: Linux's software PAN
@@ -108,6 +162,23 @@ static uint64_t espt_arm_user_state(CPUState *cs)
  */
 void espt_target_dacr_write(CPUState *cs, uint32_t old, uint32_t new)
 {
+    CPUARMState *env = espt_cpu_env(cs);
+    uint16_t revoked = 0;
+    int d;
+
+    /*
+     * The kernel table (espt-kernel=on) keeps its pages only while their
+     * domain keeps the access it was mapped under.
+     */
+    if (!(env->cp15.tcr_el[1] & TTBCR_EAE)) {
+        for (d = 0; d < 16; d++) {
+            if (espt_arm_domain_access(new, d) <
+                espt_arm_domain_access(old, d)) {
+                revoked |= 1 << d;
+            }
+        }
+        espt_kernel_revoke(cs, revoked);
+    }
     espt_flush_suppress(cs, true);
     switch (arm_dacr_flush(cs, old, new)) {
     case ARM_DACR_FLUSH_NONE:
@@ -236,6 +307,10 @@ static const EsptTargetOps espt_arm_ops = {
     .user_state = espt_arm_user_state,
     .context = espt_arm_context,
     .gen_tb_state = espt_arm_gen_tb_state,
+    /* qemu-system-aarch64 refuses espt-kernel=on (segmented tables). */
+    .kernel_mmu_idx = ARMMMUIdx_E10_1 & ARM_MMU_IDX_COREIDX_MASK,
+    .kernel_ok = espt_arm_kernel_ok,
+    .kernel_page = espt_arm_kernel_page,
 };
 
 /*
