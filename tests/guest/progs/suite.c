@@ -31,6 +31,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1475,6 +1476,328 @@ static void t_tbi(void)
 }
 #endif
 
+/*
+ * ---- kern: what the kernel's own accesses do ---------------------------
+ *
+ * With espt-kernel=on the guest kernel's loads and stores go through the
+ * host MMU too (docs/espt.md, "The guest kernel"); user space makes the
+ * kernel touch memory in every way it can, and checks what it did:
+ * copies through pipes, files and splice from and to every kind of page,
+ * process_vm_readv/writev and /proc/PID/mem across processes, a copy
+ * that runs into an unmapped page, mprotect while a read blocks, futexes
+ * between threads, and signals delivered into a tight loop.
+ */
+
+/* The kinds of user page the kernel copies from and to. */
+enum { K_ANON, K_FILE, K_STACK, K_BIG, K_KINDS };
+
+static char *kern_buf(int kind, char *stackbuf, int *fd)
+{
+    char *p;
+
+    *fd = -1;
+    switch (kind) {
+    case K_ANON:
+        return map_anon(2 * page, PROT_READ | PROT_WRITE);
+    case K_FILE:
+        *fd = open("/tmp/suite-kern", O_RDWR | O_CREAT | O_TRUNC, 0600);
+        CHECK(*fd >= 0 && ftruncate(*fd, 2 * page) == 0, "file");
+        p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+        CHECK(p != MAP_FAILED, "mmap file");
+        return p;
+    case K_STACK:
+        return stackbuf;
+    default:
+        /* Far into a big mapping: likely highmem on a 32-bit kernel. */
+        p = map_anon(64 * page, PROT_READ | PROT_WRITE);
+        memset(p, 1, 64 * page);
+        return p + 60 * page;
+    }
+}
+
+static void kern_copies(void)
+{
+    static char stackspace[4 * 65536] __attribute__((aligned(65536)));
+    char *src, *dst;
+    int k, j, pfd[2], sfd, dfd;
+    size_t len = page + page / 2, bad = 0;
+    ssize_t n;
+
+    for (k = 0; k < K_KINDS; k++) {
+        for (j = 0; j < K_KINDS; j++) {
+            src = kern_buf(k, stackspace, &sfd);
+            dst = kern_buf(j, stackspace + 2 * 65536, &dfd);
+            fill_range(src, 0, len, 0x51 + k * 7 + j);
+            memset(dst, 0, len);
+            CHECK(pipe(pfd) == 0, "pipe");
+            /* write() copies from user, read() to user */
+            n = write(pfd[1], src + 3, len - 8);
+            CHECK(n == (ssize_t)(len - 8), "write %zd", n);
+            n = read(pfd[0], dst + 3, len - 8);
+            CHECK(n == (ssize_t)(len - 8), "read %zd", n);
+            bad += memcmp(src + 3, dst + 3, len - 8) != 0;
+            /* vmsplice() and splice(): pages into a pipe and out */
+            {
+                struct iovec iov = { src, len };
+
+                memset(dst, 0, len);
+                n = vmsplice(pfd[1], &iov, 1, 0);
+                CHECK(n == (ssize_t)len, "vmsplice %zd", n);
+                n = read(pfd[0], dst, len);
+                CHECK(n == (ssize_t)len, "read spliced %zd", n);
+                bad += memcmp(src, dst, len) != 0;
+            }
+            mix(bad_range(dst, 0, len & ~3, 0x51 + k * 7 + j));
+            close(pfd[0]);
+            close(pfd[1]);
+            if (sfd >= 0) {
+                close(sfd);
+            }
+            if (dfd >= 0) {
+                close(dfd);
+            }
+        }
+    }
+    unlink("/tmp/suite-kern");
+    printf("suite: kern: copies between %d kinds of page: %zu bad\n",
+           K_KINDS, bad);
+    CHECK(bad == 0, "%zu copies differ", bad);
+}
+
+/* process_vm_readv/writev and /proc/PID/mem on a child's pages. */
+static void kern_other_process(void)
+{
+    char *b = map_anon(4 * page, PROT_READ | PROT_WRITE);
+    char tmp[256], path[64];
+    int go[2], done[2], fd;
+    struct iovec l, r;
+    pid_t pid;
+    ssize_t n;
+
+    fill_range(b, 0, 4 * page, 0x77);
+    CHECK(pipe(go) == 0 && pipe(done) == 0, "pipes");
+    pid = fork();
+    if (pid == 0) {
+        char c;
+
+        /* The child's copy: changed, then read by the parent. */
+        fill_range(b, page, 2 * page, 0x78);
+        CHECK(write(done[1], "r", 1) == 1, "ready");
+        CHECK(read(go[0], &c, 1) == 1, "go");
+        _exit(bad_range(b, 2 * page, 3 * page, 0x79) == 0 &&
+              memcmp(b + 3 * page, "proc mem", 8) == 0 ? 0 : 1);
+    }
+    CHECK(read(done[0], tmp, 1) == 1, "child ready");
+    l.iov_base = tmp;
+    l.iov_len = sizeof(tmp);
+    r.iov_base = b + page + 100;
+    r.iov_len = sizeof(tmp);
+    n = process_vm_readv(pid, &l, 1, &r, 1, 0);
+    CHECK(n == sizeof(tmp), "process_vm_readv %zd: %s", n, strerror(errno));
+    fill_range(b, 0, 4 * page, 0x78);   /* what the child has there */
+    CHECK(memcmp(tmp, b + page + 100, sizeof(tmp)) == 0,
+          "process_vm_readv read other data");
+    fill_range(b, 2 * page, 3 * page, 0x79);
+    l.iov_base = b + 2 * page;
+    l.iov_len = page;
+    r.iov_base = b + 2 * page;
+    r.iov_len = page;
+    n = process_vm_writev(pid, &l, 1, &r, 1, 0);
+    CHECK(n == (ssize_t)page, "process_vm_writev %zd", n);
+    snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+    fd = open(path, O_RDWR);
+    CHECK(fd >= 0 && pwrite(fd, "proc mem", 8, (uintptr_t)b + 3 * page) == 8,
+          "pwrite %s: %s", path, strerror(errno));
+    CHECK(pread(fd, tmp, 16, (uintptr_t)b + page) == 16 &&
+          memcmp(tmp, b + page, 16) == 0, "pread %s", path);
+    close(fd);
+    CHECK(write(go[1], "g", 1) == 1, "go");
+    {
+        int st;
+
+        CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+              WEXITSTATUS(st) == 0, "child saw other data (%#x)", st);
+    }
+    close(go[0]);
+    close(go[1]);
+    close(done[0]);
+    close(done[1]);
+    munmap(b, 4 * page);
+    printf("suite: kern: process_vm and /proc/PID/mem ok\n");
+}
+
+/* A copy from user that runs into an unmapped page, both ways. */
+static void kern_partial(void)
+{
+    char *b = map_anon(3 * page, PROT_READ | PROT_WRITE);
+    char *out = map_anon(3 * page, PROT_READ | PROT_WRITE);
+    int pfd[2], fd;
+    ssize_t w, r;
+
+    fill_range(b, 0, 2 * page, 0x3a);
+    CHECK(munmap(b + page, 2 * page) == 0, "munmap");
+    CHECK(pipe(pfd) == 0, "pipe");
+    w = write(pfd[1], b + page - 100, 200);
+    printf("suite: kern: write across into unmapped: %zd (%s)\n", w,
+           w < 0 ? strerror(errno) : "partial");
+    r = w > 0 ? read(pfd[0], out, w) : 0;
+    CHECK(r == w || w < 0, "read back %zd of %zd", r, w);
+    mix(w);
+    /* copy_to_user into a buffer whose second page is gone */
+    fd = open("/tmp/suite-kern2", O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0 && write(fd, b, page) == (ssize_t)page, "file");
+    CHECK(munmap(out + page, page) == 0, "munmap out");
+    r = pread(fd, out + page - 64, 256, 0);
+    printf("suite: kern: read across into unmapped: %zd (%s)\n", r,
+           r < 0 ? strerror(errno) : "partial");
+    mix(r);
+    CHECK(r <= 0 || memcmp(out + page - 64, b, r) == 0, "partial read data");
+    close(fd);
+    unlink("/tmp/suite-kern2");
+    close(pfd[0]);
+    close(pfd[1]);
+}
+
+static int kern_rfd;
+static char *kern_rbuf;
+static volatile ssize_t kern_rret;
+static volatile int kern_rerr;
+
+static void *kern_reader(void *arg)
+{
+    (void)arg;
+    kern_rret = read(kern_rfd, kern_rbuf, 64);
+    kern_rerr = errno;
+    return NULL;
+}
+
+/* mprotect() of the buffer while a read() into it blocks. */
+static void kern_mprotect_read(void)
+{
+    pthread_t th;
+    int pfd[2];
+
+    kern_rbuf = map_anon(page, PROT_READ | PROT_WRITE);
+    kern_rbuf[0] = 1;
+    CHECK(pipe(pfd) == 0, "pipe");
+    kern_rfd = pfd[0];
+    CHECK(pthread_create(&th, NULL, kern_reader, NULL) == 0, "thread");
+    usleep(20000);              /* the reader blocks in read() */
+    CHECK(mprotect(kern_rbuf, page, PROT_READ) == 0, "mprotect");
+    CHECK(write(pfd[1], "while protected", 15) == 15, "write");
+    pthread_join(th, NULL);
+    printf("suite: kern: read into a page made read-only: %zd (%s)\n",
+           (ssize_t)kern_rret, kern_rret < 0 ? strerror(kern_rerr) : "ok");
+    mix(kern_rret);
+    CHECK(kern_rret < 0 && kern_rerr == EFAULT, "read gave %zd",
+          (ssize_t)kern_rret);
+    close(pfd[0]);
+    close(pfd[1]);
+    munmap(kern_rbuf, page);
+}
+
+static int kern_fword;
+static volatile int kern_turns;
+
+static void *kern_pong(void *arg)
+{
+    int i;
+
+    (void)arg;
+    for (i = 0; i < 2000; i++) {
+        while (__atomic_load_n(&kern_fword, __ATOMIC_ACQUIRE) != 1) {
+            futex(&kern_fword, FUTEX_WAIT, 0);
+        }
+        kern_turns++;
+        __atomic_store_n(&kern_fword, 0, __ATOMIC_RELEASE);
+        futex(&kern_fword, FUTEX_WAKE, 1);
+    }
+    return NULL;
+}
+
+/* Two threads hand a futex word back and forth. */
+static void kern_futex(void)
+{
+    pthread_t th;
+    int i;
+
+    CHECK(pthread_create(&th, NULL, kern_pong, NULL) == 0, "thread");
+    for (i = 0; i < 2000; i++) {
+        while (__atomic_load_n(&kern_fword, __ATOMIC_ACQUIRE) != 0) {
+            futex(&kern_fword, FUTEX_WAIT, 1);
+        }
+        kern_turns++;
+        __atomic_store_n(&kern_fword, 1, __ATOMIC_RELEASE);
+        futex(&kern_fword, FUTEX_WAKE, 1);
+    }
+    pthread_join(th, NULL);
+    printf("suite: kern: futex turns %d\n", kern_turns);
+    mix(kern_turns);
+    CHECK(kern_turns == 4000, "turns %d", kern_turns);
+}
+
+static volatile uint32_t kern_sigs, kern_loop[64];
+
+static void kern_on_usr1(int sig)
+{
+    (void)sig;
+    kern_sigs++;
+    kern_loop[kern_sigs & 63] += kern_sigs;
+}
+
+/* Signals delivered into a tight loop that stores to memory. */
+static void kern_signals(void)
+{
+    struct sigaction sa;
+    pid_t me = getpid(), pid;
+    uint32_t i;
+    int st;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = kern_on_usr1;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    pid = fork();
+    if (pid == 0) {
+        for (i = 0; i < 300; i++) {
+            kill(me, SIGUSR1);
+            usleep(200);
+        }
+        kill(me, SIGUSR2);
+        _exit(0);
+    }
+    signal(SIGUSR2, SIG_IGN);
+    {
+        sigset_t set;
+
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR2);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        for (i = 0; ; i++) {
+            kern_loop[i & 63] += i;
+            if ((i & 0xfff) == 0 && sigpending(&set) == 0 &&
+                sigismember(&set, SIGUSR2)) {
+                break;
+            }
+        }
+    }
+    waitpid(pid, &st, 0);
+    /* How many arrive varies (they do not queue): only that some did. */
+    printf("suite: kern: signals delivered into a loop: %s\n",
+           kern_sigs > 0 && kern_sigs <= 300 ? "some" : "none");
+    CHECK(kern_sigs > 0 && kern_sigs <= 300, "signals %u", kern_sigs);
+}
+
+static void t_kern(void)
+{
+    kern_copies();
+    kern_other_process();
+    kern_partial();
+    kern_mprotect_read();
+    kern_futex();
+    kern_signals();
+}
+
 /* ---- driver ----------------------------------------------------------- */
 
 static const struct {
@@ -1487,7 +1810,7 @@ static const struct {
     { "huge", t_huge }, { "highmem", t_highmem }, { "devmem", t_devmem },
     { "procmem", t_procmem }, { "flags", t_flags },
     { "codealias", t_codealias }, { "chain", t_chain },
-    { "coldlink", t_coldlink },
+    { "coldlink", t_coldlink }, { "kern", t_kern },
 #ifdef __aarch64__
     { "tbi", t_tbi },
 #endif
