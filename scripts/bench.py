@@ -65,9 +65,10 @@ KERNEL_DESC = {"arm64": "Debian's arm64 kernel, 4 KiB pages, 48-bit VA",
                              "(tests/guest/kernel-va39.sh), 4 KiB pages"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MODES = ("softmmu", "espt", "user")
-# Only when asked for (-m): ESPT without chained jumps across pages.
-EXTRA_MODES = ("nochain",)
-ESPT_MODES = ("espt", "nochain")
+# Only when asked for (-m): ESPT without chained jumps across pages, and
+# ESPT serving the guest kernel too (espt-kernel=on, armhf only).
+EXTRA_MODES = ("nochain", "kespt")
+ESPT_MODES = ("espt", "nochain", "kespt")
 KNOWN_BASES = ("7.2", "10.0")
 
 
@@ -112,6 +113,8 @@ def accel_args(b, mode, isa="armhf"):
         return ["-accel", "tcg,espt=on"]
     if mode == "nochain":
         return ["-accel", "tcg,espt=on,espt-chain=off"]
+    if mode == "kespt":
+        return ["-accel", "tcg,espt=on,espt-kernel=on"]
     return ["-accel", "tcg,espt=off"] if bins(b, isa)["espt"] else []
 
 
@@ -290,7 +293,11 @@ def ratios(bases):
                 ("softmmu_over_user" + sfx, "softmmu / user" + lab, col(b, "softmmu", bases),
                  col(b, "user", bases)),
                 ("chain_gain" + sfx, "chaining gain" + lab, col(b, "nochain", bases),
-                 col(b, "espt", bases))]
+                 col(b, "espt", bases)),
+                ("kernel_speedup" + sfx, "kernel ESPT speedup" + lab,
+                 col(b, "softmmu", bases), col(b, "kespt", bases)),
+                ("kernel_gain" + sfx, "kernel ESPT gain" + lab, col(b, "espt", bases),
+                 col(b, "kespt", bases))]
     for old, new in zip(bases, bases[1:]):
         for m in MODES:
             out.append(("%s_%s_over_%s" % (m, new, old), "%s %s / %s" % (m, new, old),
@@ -352,7 +359,7 @@ def plot(rows, cols, path, title):
     fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(names) * max(1, len(cols) / 3) + 2), 4.8))
     width = 0.8 / len(cols)
     colors = {"softmmu": "#c0504d", "espt": "#4f81bd", "user": "#9bbb59",
-              "nochain": "#8064a2"}
+              "nochain": "#8064a2", "kespt": "#f79646"}
     ref = cols[0][0]           # the first base's softmmu (or first column)
     for i, (c, b, m) in enumerate(cols):
         ys = [(r.get(c) / r[ref]) if r.get(c) and r.get(ref) else 0 for r in rows]
@@ -427,7 +434,8 @@ def main():
     ap.add_argument("--smp", type=int, default=1)
     ap.add_argument("-m", "--modes", default="auto",
                     help="comma-separated modes among softmmu,espt,user (default: all available), "
-                         "and nochain: ESPT with espt-chain=off, for what chaining adds")
+                         "and nochain: ESPT with espt-chain=off, for what chaining adds; "
+                         "kespt: ESPT with espt-kernel=on (armhf)")
     ap.add_argument("--tiny", action="store_true",
                     help="tiny inputs (the make check configuration)")
     ap.add_argument("-b", "--bases", default="",
