@@ -156,6 +156,12 @@ def check_suite_served(on):
           "chained jumps not linked, or never refused: %r" % on)
 
 
+# The suite's espt=off runs, by (flavour, smp): kernel/suite/* compares
+# with the same reference (tests/test_kernel.py) instead of booting it
+# again.
+SUITE_OFF = {}
+
+
 def correctness(flavour, smp):
     """The guest correctness suite (tests/guest/progs/suite.c) with
     espt=off and espt=on: same lines, all passed, and ESPT served it."""
@@ -174,6 +180,7 @@ def correctness(flavour, smp):
             runs[mode] = (r, parse_espt(r.hmp["info espt"]))
         a, b = suite_lines(runs["off"][0]), suite_lines(runs["on"][0])
         check(len(a) > 30, "suite printed too little: %s" % a)
+        SUITE_OFF[(flavour, smp)] = runs["off"]
         diff = [(x, y) for x, y in zip(a, b) if x != y]
         check(a == b, "espt=off and espt=on disagree (%d vs %d lines), first: %s"
               % (len(a), len(b), diff[:3]))
