@@ -94,6 +94,21 @@ void espt_count_fallback(CPUState *cpu)
 }
 
 /*
+ * Whether @t may be used with CF_ESPT or CF_ESPT_KERN: not stale (see
+ * EsptTable.stale), or emptied now, which makes it usable again.
+ */
+static bool espt_table_usable(EsptTable *t)
+{
+    if (likely(!qatomic_read(&t->stale))) {
+        return true;
+    }
+    qemu_mutex_lock(&espt.lock);
+    espt_drop_all(t);
+    qemu_mutex_unlock(&espt.lock);
+    return !t->stale;
+}
+
+/*
  * Kernel TBs that ESPT saw fault on a page that must stay on softmmu (I/O,
  * a user page, a page the guest keeps remapping, code): guest physical
  * address of the TB's start -> 1, under espt.lock.  Their retranslations
@@ -186,13 +201,8 @@ static uint32_t espt_kernel_cflags_now(CPUState *cpu)
         }
         c->kcold_until = 0;
     }
-    if (unlikely(qatomic_read(&t->stale))) {
-        qemu_mutex_lock(&espt.lock);
-        espt_drop_all(t);
-        qemu_mutex_unlock(&espt.lock);
-        if (t->stale) {
-            return 0;
-        }
+    if (unlikely(!espt_table_usable(t))) {
+        return 0;
     }
     if (espt_thread_table != t && !espt_set_gs(t)) {
         return 0;
@@ -252,14 +262,8 @@ static uint32_t espt_cflags_now(CPUState *cpu)
             qatomic_inc(&espt_stats.cold_periods);
         }
     }
-    if (unlikely(qatomic_read(&t->stale))) {
-        /* See EsptTable.stale: try to empty it again, else softmmu. */
-        qemu_mutex_lock(&espt.lock);
-        espt_drop_all(t);
-        qemu_mutex_unlock(&espt.lock);
-        if (t->stale) {
-            return 0;
-        }
+    if (unlikely(!espt_table_usable(t))) {
+        return 0;
     }
     /* Another user table than last time (the kernel's may be between). */
     switched = c->user_table != t;
