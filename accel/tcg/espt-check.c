@@ -241,7 +241,8 @@ static void espt_check_suspects_replace(EsptTable *t, GHashTable *suspects)
     if (t->check_suspects) {
         g_hash_table_iter_init(&it, t->check_suspects);
         while (g_hash_table_iter_next(&it, &k, &v)) {
-            EsptCheckSuspect *n = g_hash_table_lookup(suspects, k);
+            EsptCheckSuspect *n = suspects ?
+                g_hash_table_lookup(suspects, k) : NULL;
 
             if (!n || n->val != ((EsptCheckSuspect *)v)->val) {
                 qatomic_inc(&espt_check_stats.page_transients);
@@ -253,27 +254,28 @@ static void espt_check_suspects_replace(EsptTable *t, GHashTable *suspects)
 }
 
 /*
- * Audit @t, the table @cpu (this thread's vCPU) is about to run user code
- * on: every mapped page against what the softmmu would do now.
+ * Audit @t, the table @cpu (this thread's vCPU) is about to run code on:
+ * every mapped page against what the softmmu would do now.  Returns how
+ * many pages it checked.
  */
-static void espt_check_table(CPUState *cpu, EsptTable *t)
+static guint espt_check_table(CPUState *cpu, EsptTable *t)
 {
     CPUArchState *env = espt_cpu_env(cpu);
     GHashTableIter it;
     gpointer k, v;
     GArray *pages;
-    guint i;
-
+    guint i, n;
     int64_t now = get_clock();
-    GHashTable *suspects = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+    GHashTable *suspects;
 
     /* The owner maps and unmaps; others only write-protect meanwhile. */
     qemu_mutex_lock(&espt.lock);
     if (!t->pages || !g_hash_table_size(t->pages)) {
         qemu_mutex_unlock(&espt.lock);
-        espt_check_suspects_replace(t, suspects);
-        return;
+        espt_check_suspects_replace(t, NULL);
+        return 0;
     }
+    suspects = g_hash_table_new_full(NULL, NULL, NULL, g_free);
     pages = g_array_sized_new(false, false, sizeof(EsptCheckPage),
                               g_hash_table_size(t->pages));
     g_hash_table_iter_init(&it, t->pages);
@@ -348,8 +350,10 @@ static void espt_check_table(CPUState *cpu, EsptTable *t)
             espt_check_suspect(t, suspects, p, now, why);
         }
     }
+    n = pages->len;
     g_array_free(pages, true);
     espt_check_suspects_replace(t, suspects);
+    return n;
 }
 
 /* @cpu (this thread's) enters user mode on @t, switching to it or not. */
@@ -363,7 +367,14 @@ void espt_check_enter(CPUState *cpu, EsptCpu *c, EsptTable *t, bool switched)
     if (!switched && now < *next) {
         return;
     }
-    *next = now + ESPT_CHECK_AUDIT_NS;
-    qatomic_inc(&espt_check_stats.audits);
-    espt_check_table(cpu, t);
+    /*
+     * An audit that found the table empty (or all dormant) checked
+     * nothing: it stays due, for the next entry.  Otherwise a guest that
+     * empties its table often (DACR or ASID churn) could go unaudited
+     * for as long as the audits happen to fall on empty moments.
+     */
+    if (espt_check_table(cpu, t)) {
+        *next = now + ESPT_CHECK_AUDIT_NS;
+        qatomic_inc(&espt_check_stats.audits);
+    }
 }
