@@ -65,8 +65,9 @@ KERNEL_DESC = {"arm64": "Debian's arm64 kernel, 4 KiB pages, 48-bit VA",
                              "(tests/guest/kernel-va39.sh), 4 KiB pages"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MODES = ("softmmu", "espt", "user")
-# Only when asked for (-m): ESPT without chained jumps across pages, and
-# ESPT serving the guest kernel too (espt-kernel=on, armhf only).
+# Only when asked for (-m): ESPT without chained jumps across pages.  The
+# default adds kespt, ESPT serving the guest kernel too (espt-kernel=on,
+# armhf only).
 EXTRA_MODES = ("nochain", "kespt")
 ESPT_MODES = ("espt", "nochain", "kespt")
 KNOWN_BASES = ("7.2", "10.0")
@@ -433,9 +434,9 @@ def main():
                          "bases run: arm64 on those with qemu-system-aarch64, 10.0)")
     ap.add_argument("--smp", type=int, default=1)
     ap.add_argument("-m", "--modes", default="auto",
-                    help="comma-separated modes among softmmu,espt,user (default: all available), "
-                         "and nochain: ESPT with espt-chain=off, for what chaining adds; "
-                         "kespt: ESPT with espt-kernel=on (armhf)")
+                    help="comma-separated modes among softmmu,espt,kespt,user (default: all "
+                         "available; kespt is ESPT with espt-kernel=on, armhf only), "
+                         "and nochain: ESPT with espt-chain=off, for what chaining adds")
     ap.add_argument("--tiny", action="store_true",
                     help="tiny inputs (the make check configuration)")
     ap.add_argument("-b", "--bases", default="",
@@ -527,7 +528,9 @@ def main():
     espt_of = {isa: any(bins(b, isa)["espt"] for b in bs) for isa, bs in isa_bases.items()}
     espt_any = any(espt_of.values())
     if args.modes == "auto":
-        modes = [m for m in MODES if m != "espt" or espt_any]
+        # kespt too, so that one run gives the guest kernel's figures
+        # with kernel ESPT on and off (armhf only).
+        modes = [m for m in MODES + ("kespt",) if m not in ESPT_MODES or espt_any]
     else:
         modes = args.modes.split(",")
         for m in modes:
@@ -541,7 +544,8 @@ def main():
     # Columns of each ISA: (name, base, mode), the modes of each base in
     # turn; named with the base when that ISA runs on several.
     isa_cols = {isa: [(col(b, m, bs), b, m) for b in bs for m in modes
-                      if m not in ESPT_MODES or bins(b, isa)["espt"]]
+                      if (m not in ESPT_MODES or bins(b, isa)["espt"])
+                      and (m != "kespt" or isa == "armhf")]
                 for isa, bs in isa_bases.items()}
 
     os.makedirs(args.out, exist_ok=True)
