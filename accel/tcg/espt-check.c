@@ -304,7 +304,7 @@ static guint espt_check_table(CPUState *cpu, EsptTable *t)
                                        t->mmu_idx, true, &host, &full, 0);
         if (t->asid == ESPT_KTABLE &&
             ((flags & TLB_INVALID_MASK) ||
-             !espt_ops->kernel_page(cpu, p->va, false, &attrs))) {
+             !espt_ops->kernel_page(cpu, p->va, false, &attrs, NULL))) {
             /*
              * The guest unmapped a global kernel page and has not yet
              * invalidated it, which an architectural TLB may keep as long

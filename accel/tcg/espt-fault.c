@@ -59,13 +59,14 @@ static G_NORETURN void espt_fallback(CPUState *cpu, uintptr_t retaddr)
  * target says the mapping depends on besides the TLB (ARM: the domain).
  */
 static bool espt_kernel_page_ok(CPUState *cpu, EsptTable *t, vaddr addr,
-                                bool is_write, unsigned *attrs)
+                                bool is_write, unsigned *attrs,
+                                EsptWalk *walk)
 {
     EsptCpu *c = t->owner;
     vaddr vpage = addr & ~(vaddr)(ESPT_PAGE - 1);
     unsigned n;
 
-    if (!espt_ops->kernel_page(cpu, addr, is_write, attrs)) {
+    if (!espt_ops->kernel_page(cpu, addr, is_write, attrs, walk)) {
         qatomic_inc(&espt_stats.kernel_not_global);
         trace_espt_fallback(cpu->cpu_index, addr, "kernel: not global");
         return false;
@@ -99,6 +100,8 @@ static void espt_fault(CPUState *cpu, EsptTable *t, vaddr addr,
     int flags, prot = PROT_READ;
     ram_addr_t ram;
     unsigned lg, attrs = 0;
+    EsptWalk walk;
+    uint64_t phys;
 
     if (t->asid == ESPT_KTABLE) {
         qatomic_inc(&espt_stats.kernel_faults);
@@ -118,6 +121,7 @@ static void espt_fault(CPUState *cpu, EsptTable *t, vaddr addr,
                                    MMU_DATA_LOAD, t->mmu_idx, false, &host,
                                    &full, retaddr);
     lg = full->lg_page_size;
+    phys = full->phys_addr;
     if (flags & (TLB_MMIO | TLB_WATCHPOINT | TLB_DISCARD_WRITE) || !host) {
         qatomic_inc(&espt_stats.fallbacks_io);
         trace_espt_fallback(cpu->cpu_index, addr, "I/O or watchpoint");
@@ -161,7 +165,7 @@ static void espt_fault(CPUState *cpu, EsptTable *t, vaddr addr,
         }
     }
     if (t->asid == ESPT_KTABLE &&
-        !espt_kernel_page_ok(cpu, t, addr, is_write, &attrs)) {
+        !espt_kernel_page_ok(cpu, t, addr, is_write, &attrs, &walk)) {
         espt_fallback(cpu, retaddr);
     }
     qemu_mutex_lock(&espt.lock);
@@ -178,6 +182,9 @@ static void espt_fault(CPUState *cpu, EsptTable *t, vaddr addr,
         espt_fallback(cpu, retaddr);
     }
     qemu_mutex_unlock(&espt.lock);
+    if (t->asid == ESPT_KTABLE) {
+        espt_kwatch_add(cpu, c, addr, &walk, phys, prot & PROT_WRITE, lg);
+    }
     if (lg > ESPT_PAGE_BITS) {
         espt_map_large(cpu, t, addr, prot, lg, attrs, retaddr);
     }

@@ -102,6 +102,7 @@ bool espt_tlbi_asid(CPUState *src, int asid, bool broadcast)
 void espt_tlb_flush(CPUState *cpu, uint16_t idxmap)
 {
     EsptCpu *c;
+    bool kernel;
 
     if (!espt_covers(idxmap)) {
         return;
@@ -125,6 +126,14 @@ void espt_tlb_flush(CPUState *cpu, uint16_t idxmap)
     }
     /* QEMU's TLB is not tagged: a full flush may be TLBIALL. */
     trace_espt_flush(cpu->cpu_index, "all", -1);
+    kernel = espt_table_covered(&c->tables[ESPT_KTABLE], idxmap) &&
+             test_bit(ESPT_KTABLE, c->live);
+    if (kernel && espt_kwatch_holds(cpu, c)) {
+        /* Every translation it holds a walk would find now: keep it. */
+        qatomic_inc(&espt_stats.kernel_flush_all);
+        qatomic_inc(&espt_stats.kernel_flush_kept);
+        kernel = false;
+    }
     qemu_mutex_lock(&espt.lock);
     if (idxmap & (1 << espt_mmu_idx)) {
         int i;
@@ -135,8 +144,7 @@ void espt_tlb_flush(CPUState *cpu, uint16_t idxmap)
         }
         qatomic_inc(&espt_stats.flush_all);
     }
-    if (espt_table_covered(&c->tables[ESPT_KTABLE], idxmap) &&
-        test_bit(ESPT_KTABLE, c->live)) {
+    if (kernel) {
         espt_kernel_sleep(&c->tables[ESPT_KTABLE]);
         qatomic_inc(&espt_stats.kernel_flush_all);
         qemu_mutex_unlock(&espt.lock);
@@ -279,6 +287,9 @@ static void espt_flush_pages(EsptTable *t, vaddr addr, vaddr len)
                                      ESPT_BREAK_KERNEL_PAGE_FLUSH :
                                      ESPT_BREAK_PAGE_FLUSH))) {
             espt_drop_page(t, a);
+            if (t->asid == ESPT_KTABLE) {
+                espt_kwatch_forget(t->owner, a);
+            }
         }
         if (espt_jc_has_page(t, a)) {
             espt_jc_empty(t);

@@ -158,6 +158,7 @@ static const struct {
     { "breakpoints", ESPT_BREAK_BREAKPOINTS },
     { "page-flush", ESPT_BREAK_PAGE_FLUSH },
     { "kernel-page-flush", ESPT_BREAK_KERNEL_PAGE_FLUSH },
+    { "kernel-keep", ESPT_BREAK_KERNEL_KEEP },
 };
 
 static char *espt_prop_get_test_break(Object *obj, Error **errp)
@@ -191,8 +192,8 @@ static void espt_prop_set_test_break(Object *obj, const char *value,
         }
         if (words[i][0] && j == ARRAY_SIZE(espt_break_rules)) {
             error_setg(errp, "x-espt-test-break: unknown rule '%s' (known: "
-                       "breakpoints, page-flush, kernel-page-flush; join "
-                       "them with ':')",
+                       "breakpoints, page-flush, kernel-page-flush, "
+                       "kernel-keep; join them with ':')",
                        words[i]);
             return;
         }
@@ -244,8 +245,8 @@ void espt_accel_class_init(ObjectClass *oc, ptrdiff_t offset)
         espt_prop_get_test_break, espt_prop_set_test_break);
     object_class_property_set_description(oc, "x-espt-test-break",
         "Rules ESPT breaks on purpose, ':'-separated (breakpoints, "
-        "page-flush, kernel-page-flush): only for showing that "
-        "x-espt-check=on catches them");
+        "page-flush, kernel-page-flush, kernel-keep): only for showing "
+        "that x-espt-check=on or a test catches them");
     object_class_property_add_bool(oc, "x-espt-test-no-target",
         espt_prop_get_test_no_target, espt_prop_set_test_no_target);
     object_class_property_set_description(oc, "x-espt-test-no-target",
@@ -629,6 +630,7 @@ bool espt_accel_init(const EsptSettings *s, Error **errp)
     espt_mmu_idx = espt_ops->mmu_idx;
     if (espt_cfg.kernel) {
         espt_kernel_mmu_idx = espt_ops->kernel_mmu_idx;
+        espt_kwatch_init();
     }
     if (espt_jump_ops) {
         espt_jump_ops->init();

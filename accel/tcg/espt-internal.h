@@ -247,6 +247,16 @@ struct EsptCpu {
      * vpage -> count (ESPT_KERNEL_REFAULTS), NULL until needed.
      */
     GHashTable *krefaults;
+    /*
+     * What the kernel table's pages depend on (espt-kwatch.c): first
+     * descriptors per MiB, the descriptors below them by host address,
+     * and vpage -> host address of 4 KiB leaves; NULL until needed.  Not
+     * whole (broken) if a page was mapped that it could not watch.
+     */
+    GHashTable *kroots, *kdescs, *kleaves;
+    EsptRegime kregime;
+    unsigned kwatch_ram_gen;    /* espt_kwatch_ram_gen when started */
+    bool kwatch_broken;
     /* Full flushes of the kernel table in the current window (ns). */
     int64_t kwindow_start;
     unsigned kwindow_sleeps;
@@ -323,6 +333,7 @@ typedef struct EsptStats {
     uint64_t kernel_faults, kernel_maps, kernel_flush_all, kernel_revoked;
     uint64_t kernel_tbs_avoided, kernel_not_global, kernel_refaulted;
     uint64_t kernel_revalidated, kernel_cold_periods;
+    uint64_t kernel_flush_kept, kernel_watch_broken;
 } EsptStats;
 extern EsptStats espt_stats;
 
@@ -353,6 +364,7 @@ enum {
     ESPT_BREAK_BREAKPOINTS = 1 << 0,    /* chain with breakpoints set */
     ESPT_BREAK_PAGE_FLUSH = 1 << 1,     /* keep pages a page flush hits */
     ESPT_BREAK_KERNEL_PAGE_FLUSH = 1 << 2,  /* the same, kernel table only */
+    ESPT_BREAK_KERNEL_KEEP = 1 << 3,    /* keep it across full flushes */
 };
 /* Why ESPT is off (NULL while it is on). */
 extern const char *espt_off_reason;
@@ -433,6 +445,13 @@ void espt_drop_page(EsptTable *t, vaddr vpage);             /* locked */
 void espt_set_live(EsptTable *t);                           /* locked */
 void espt_drop_all(EsptTable *t);                           /* locked */
 void espt_kernel_sleep(EsptTable *t);                       /* locked */
+void espt_kwatch_init(void);
+void espt_kwatch_reset(EsptCpu *c);
+void espt_kwatch_add(CPUState *cpu, EsptCpu *c, vaddr addr,
+                     const EsptWalk *w, uint64_t phys, bool writable,
+                     unsigned lg);
+void espt_kwatch_forget(EsptCpu *c, vaddr vpage);
+bool espt_kwatch_holds(CPUState *cpu, EsptCpu *c);
 void espt_drop_cpu(EsptCpu *c);                             /* locked */
 bool espt_map(EsptTable *t, vaddr vpage, void *host, int prot,
               unsigned lg_page_size, unsigned attrs);       /* locked */

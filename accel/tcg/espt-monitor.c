@@ -73,6 +73,8 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->kernel_refaulted = qatomic_read(&espt_stats.kernel_refaulted);
     info->kernel_revalidated = qatomic_read(&espt_stats.kernel_revalidated);
     info->kernel_cold_periods = qatomic_read(&espt_stats.kernel_cold_periods);
+    info->kernel_flushes_kept = qatomic_read(&espt_stats.kernel_flush_kept);
+    info->kernel_watch_broken = qatomic_read(&espt_stats.kernel_watch_broken);
     info->inhibited = g_strdup(qatomic_read(&espt_inhibited));
     ESPT_QAPI_SET_HAS(info, inhibited, info->inhibited != NULL);
     info->tb_cache_misses = 0;
@@ -169,6 +171,8 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "kernel-refaulted", i->kernel_refaulted },
         { "kernel-revalidated", i->kernel_revalidated },
         { "kernel-cold-periods", i->kernel_cold_periods },
+        { "kernel-flushes-kept", i->kernel_flushes_kept },
+        { "kernel-watch-broken", i->kernel_watch_broken },
     };
     const struct {
         const char *name;

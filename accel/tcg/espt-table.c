@@ -221,6 +221,7 @@ void espt_kernel_sleep(EsptTable *t)
     if (!test_bit(t->asid, t->owner->live)) {
         return;
     }
+    espt_kwatch_reset(t->owner);        /* a new watch for a new start */
     if (t->stale || !t->pages || !g_hash_table_size(t->pages) ||
         mprotect(t->base, ESPT_REGION_SIZE, PROT_NONE)) {
         espt_drop_all(t);

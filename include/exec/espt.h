@@ -205,6 +205,33 @@ typedef struct EsptContext {
     uint64_t ttbr0, ttbr1, tcr;
 } EsptContext;
 
+
+/*
+ * What a walk of the guest's translation tables read (kernel_page()): its
+ * descriptors, top level first, each with QEMU's host address of it (the
+ * tables are in RAM; n is 0 if any is not, or the walk depends on more
+ * than these, such as a stage 2), and the page it found.  A walk of the
+ * same address reading the same first descriptor, then the same values
+ * at the same places, finds the same translation.
+ */
+#define ESPT_WALK_MAX 5
+typedef struct EsptWalk {
+    int n;
+    uint64_t phys;              /* the page's guest physical address */
+    bool writable;
+    struct {
+        void *host;
+        uint64_t val;
+        bool wide;              /* 8 bytes, else 4 */
+        bool be;
+    } d[ESPT_WALK_MAX];
+} EsptWalk;
+
+/* The target's translation-control registers, compared whole. */
+typedef struct EsptRegime {
+    uint64_t v[4];
+} EsptRegime;
+
 /*
  * What the manager asks of the target (target/<arch>/espt-*.c), which
  * registers it with espt_register_target() before the accelerator is set
@@ -252,12 +279,18 @@ typedef struct EsptTargetOps {
      * softmmu has just let the kernel access at @addr: true if the
      * translation is global (the same in every address space), with the
      * state outside the TLB it depends on in *@attrs (ARM: the domain,
-     * which DACR writes can take away: espt_kernel_revoke()).
+     * which DACR writes can take away: espt_kernel_revoke()).  With
+     * @walk, it also says what the walk read (EsptWalk), also when it
+     * fails.  kernel_regime() gives the registers, besides the table
+     * bases, that the kernel's walks depend on: while they and the
+     * descriptors of the table's pages stay the same, a full flush keeps
+     * the kernel table (espt-kwatch.c).
      */
     int kernel_mmu_idx;
     bool (*kernel_ok)(CPUState *cpu);
     bool (*kernel_page)(CPUState *cpu, vaddr addr, bool is_write,
-                        unsigned *attrs);
+                        unsigned *attrs, EsptWalk *walk);
+    void (*kernel_regime)(CPUState *cpu, EsptRegime *regime);
 } EsptTargetOps;
 /* Once, before the accelerator is initialised; @ops must stay valid. */
 void espt_register_target(const EsptTargetOps *ops);

@@ -103,27 +103,60 @@ static bool espt_arm_kernel_ok(CPUState *cs)
  * Walk the guest's tables for a kernel access at @addr that the softmmu
  * has just allowed: global (nG clear) or not, and with short descriptors
  * the domain, whose access DACR writes may take away
- * (espt_target_dacr_write()).  LPAE has no domains: 0.
+ * (espt_target_dacr_write()).  LPAE has no domains: 0.  With @walk, the
+ * descriptors the walk read, unless a stage 2 translates them too (the
+ * hypervisor's tables would need watching as well).
  */
 static bool espt_arm_kernel_page(CPUState *cs, vaddr addr, bool is_write,
-                                 unsigned *attrs)
+                                 unsigned *attrs, EsptWalk *walk)
 {
     CPUARMState *env = espt_cpu_env(cs);
-    GetPhysAddrResult res = {};
+    ARMWalkLog log = { 0 };
+    GetPhysAddrResult res = { .walk_log = walk ? &log : NULL };
     ARMMMUFaultInfo fi = {};
     MMUAccessType type = is_write ? MMU_DATA_STORE : MMU_DATA_LOAD;
+    bool fault;
+    int i;
 
 #if ESPT_HAVE_PHYS_ADDR_MEMOP
-    if (get_phys_addr(env, addr, type, 0, ARMMMUIdx_E10_1, &res, &fi)) {
-        return false;
-    }
+    fault = get_phys_addr(env, addr, type, 0, ARMMMUIdx_E10_1, &res, &fi);
 #else
-    if (get_phys_addr(env, addr, type, ARMMMUIdx_E10_1, &res, &fi)) {
+    fault = get_phys_addr(env, addr, type, ARMMMUIdx_E10_1, &res, &fi);
+#endif
+    if (walk) {
+        walk->n = 0;
+        if (!(arm_hcr_el2_eff(env) & (HCR_VM | HCR_DC))) {
+            for (i = 0; i < log.n && log.d[i].host; i++) {
+                walk->d[i].host = log.d[i].host;
+                walk->d[i].val = log.d[i].val;
+                walk->d[i].wide = log.d[i].wide;
+                walk->d[i].be = log.d[i].be;
+            }
+            walk->n = i == log.n ? i : 0;
+        }
+        walk->phys = res.f.phys_addr & TARGET_PAGE_MASK;
+        walk->writable = !fault && (res.f.prot & PAGE_WRITE);
+    }
+    if (fault) {
         return false;
     }
-#endif
     *attrs = env->cp15.tcr_el[1] & TTBCR_EAE ? 0 : res.domain;
     return !res.ng;
+}
+
+/*
+ * Besides the descriptors, the kernel's walks depend on SCTLR (M, AFE,
+ * TRE, EE...), TTBCR (the split, the format, PD0/PD1), HCR_EL2 and
+ * SCR_EL3.NS; compared whole: Linux writes them at boot only.
+ */
+static void espt_arm_kernel_regime(CPUState *cs, EsptRegime *r)
+{
+    CPUARMState *env = espt_cpu_env(cs);
+
+    r->v[0] = env->cp15.sctlr_el[1];
+    r->v[1] = env->cp15.tcr_el[1];
+    r->v[2] = arm_hcr_el2_eff(env);
+    r->v[3] = env->cp15.scr_el3;
 }
 
 /* The access a domain's 2 DACR bits grant: none < client < manager. */
@@ -311,6 +344,7 @@ static const EsptTargetOps espt_arm_ops = {
     .kernel_mmu_idx = ARMMMUIdx_E10_1 & ARM_MMU_IDX_COREIDX_MASK,
     .kernel_ok = espt_arm_kernel_ok,
     .kernel_page = espt_arm_kernel_page,
+    .kernel_regime = espt_arm_kernel_regime,
 };
 
 /*

@@ -1,0 +1,221 @@
+/*
+ * Bare-metal test of the TLB invalidations a kernel's own global
+ * mappings rely on, for the virt machine.
+ *
+ * A Linux guest never shows whether a full TLB invalidation (TLBIALL) of
+ * a changed kernel mapping is honoured: Linux invalidates such changes
+ * page by page.  This program can.  At PL1 it maps global sections and
+ * small pages, reads them until ESPT's kernel table (espt-kernel=on)
+ * serves them, then changes a descriptor, or moves TTBR0 to another
+ * first-level table, or points a first-level entry at another second-
+ * level table, issues TLBIALL alone, and checks that the next read finds
+ * the new page.  It also issues TLBIALL with nothing changed, which the
+ * kernel table may survive.  It prints one line per check and a summary,
+ * then powers the machine off through PSCI.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "bare.h"
+
+/* Physical pages behind the test mappings (RAM starts at 0x40000000). */
+#define SEC_A_PA        0x40400000u     /* two 1 MiB sections */
+#define SEC_B_PA        0x40500000u
+#define PAGE_PA(n)      (0x40600000u + (n) * 4096)  /* small pages */
+/* Their virtual addresses. */
+#define SEC_VA          0x10000000u     /* a section */
+#define PAGE_VA         0x20000000u     /* small pages */
+#define TABLE_VA        0x30000000u     /* under one of two L2 tables */
+
+#define ROUNDS          8
+
+static uint32_t l1a[4096] __attribute__((aligned(16384)));
+static uint32_t l1b[4096] __attribute__((aligned(16384)));
+static uint32_t l2a[256] __attribute__((aligned(1024)));
+static uint32_t l2b[256] __attribute__((aligned(1024)));
+static uint32_t l2c[256] __attribute__((aligned(1024)));
+
+uint32_t pabt_resume;
+static volatile uint32_t f_count;
+static int passed, failed;
+
+void record_fault(uint32_t fsr, uint32_t far, uint32_t kind)
+{
+    (void)fsr;
+    (void)far;
+    (void)kind;
+    f_count++;
+}
+
+uint32_t svc_handler(uint32_t op, uint32_t arg)
+{
+    (void)op;
+    (void)arg;
+    return 0;
+}
+
+void finish(void)
+{
+    puts_("KTLB-TEST passed ");
+    putdec(passed);
+    puts_(" failed ");
+    putdec(failed);
+    puts_(failed ? " FAIL\n" : " OK\n");
+    puts_("KTLB-TEST end\n");
+    /* PSCI SYSTEM_OFF */
+    asm volatile("ldr r0, =0x84000008\n\thvc #0" : : : "r0", "memory");
+    for (;;) {
+        asm volatile("wfi");
+    }
+}
+
+static void check(const char *name, int round, uint32_t got, uint32_t want)
+{
+    int ok = got == want && !f_count;
+
+    puts_(name);
+    puts_(" ");
+    putdec(round);
+    puts_(": value ");
+    puthex(got);
+    puts_(" faults ");
+    putdec(f_count);
+    puts_(ok ? " PASS\n" : " FAIL\n");
+    if (ok) {
+        passed++;
+    } else {
+        failed++;
+    }
+    f_count = 0;
+}
+
+/* Normal write-back memory, global, domain 0, RW at PL1 only. */
+static uint32_t section(uint32_t pa)
+{
+    return (pa & 0xfff00000) | 2 | 3 << 2 | 1 << 10;
+}
+
+static uint32_t small_page(uint32_t pa)
+{
+    return (pa & 0xfffff000) | 2 | 3 << 2 | 1 << 4;
+}
+
+static void tlbiall(void)
+{
+    asm volatile("dsb\n\t"
+                 "mcr p15, 0, %0, c8, c7, 0\n\t"      /* TLBIALL */
+                 "dsb\n\tisb" : : "r"(0) : "memory");
+}
+
+static void set_ttbr0(uint32_t *l1)
+{
+    asm volatile("mcr p15, 0, %0, c2, c0, 0\n\tisb"
+                 : : "r"((uint32_t)l1) : "memory");
+}
+
+/*
+ * Many reads of @va by the same code, so that it runs translated, with
+ * its accesses through the kernel table, before a change is made: the
+ * sum of the words read, each expected to be @want.
+ */
+static uint32_t reads(uint32_t va, uint32_t want)
+{
+    uint32_t i, same = 0;
+
+    for (i = 0; i < 64; i++) {
+        same += read32(va + (i & 7) * 4) == want;
+    }
+    return same == 64 ? want : read32(va);
+}
+
+static void setup_mmu(void)
+{
+    uint32_t i, sctlr;
+
+    /* RAM holding this program: identity; the UART. */
+    for (i = 0x400; i < 0x410; i++) {
+        l1a[i] = section(i << 20);
+    }
+    l1a[0x090] = (0x09000000 & 0xfff00000) | 2 | 1 << 4 | 1 << 10 | 1 << 2;
+    l1a[SEC_VA >> 20] = section(SEC_A_PA);
+    l1a[PAGE_VA >> 20] = (uint32_t)l2a | 1;
+    l1a[TABLE_VA >> 20] = (uint32_t)l2b | 1;
+    for (i = 0; i < 4; i++) {
+        l2a[i] = small_page(PAGE_PA(i));
+        l2b[i] = small_page(PAGE_PA(8 + i));
+        l2c[i] = small_page(PAGE_PA(12 + i));
+    }
+    /* The second first-level table: the same but for the section. */
+    for (i = 0; i < 4096; i++) {
+        l1b[i] = l1a[i];
+    }
+    l1b[SEC_VA >> 20] = section(SEC_B_PA);
+
+    asm volatile(
+        "mcr p15, 0, %0, c2, c0, 2\n\t"         /* TTBCR: short, TTBR0 only */
+        "mcr p15, 0, %1, c2, c0, 0\n\t"         /* TTBR0 */
+        "mcr p15, 0, %2, c13, c0, 1\n\t"        /* CONTEXTIDR: ASID 1 */
+        "mcr p15, 0, %0, c8, c7, 0\n\t"         /* TLBIALL */
+        "dsb\n\tisb"
+        : : "r"(0), "r"((uint32_t)l1a), "r"(1) : "memory");
+    asm volatile("mcr p15, 0, %0, c3, c0, 0\n\tisb" : : "r"(1) : "memory");
+    asm volatile("mrc p15, 0, %0, c1, c0, 0" : "=r"(sctlr));
+    sctlr |= 1 | 1 << 2 | 1 << 12;              /* M, C, I */
+    sctlr &= ~(1u << 1 | 1u << 13 | 1u << 28 | 1u << 29);  /* A, V, TRE, AFE */
+    asm volatile("mcr p15, 0, %0, c1, c0, 0\n\tisb" : : "r"(sctlr) : "memory");
+}
+
+int main(void)
+{
+    uint32_t i, r;
+
+    write32(SEC_A_PA, 0xa);
+    write32(SEC_B_PA, 0xb);
+    for (i = 0; i < 16; i++) {
+        write32(PAGE_PA(i), 0x100 + i);
+    }
+    setup_mmu();
+    puts_("KTLB-TEST start\n");
+    for (r = 0; r < ROUNDS; r++) {
+        /* Nothing changed: the same pages after TLBIALL. */
+        reads(SEC_VA, 0xa);
+        reads(PAGE_VA, 0x100);
+        tlbiall();
+        check("unchanged section", r, reads(SEC_VA, 0xa), 0xa);
+        check("unchanged page", r, reads(PAGE_VA, 0x100), 0x100);
+
+        /* A section descriptor changed, then TLBIALL. */
+        l1a[SEC_VA >> 20] = section(SEC_B_PA);
+        tlbiall();
+        check("section moved", r, reads(SEC_VA, 0xb), 0xb);
+        l1a[SEC_VA >> 20] = section(SEC_A_PA);
+        tlbiall();
+        check("section back", r, reads(SEC_VA, 0xa), 0xa);
+
+        /* A small page's descriptor changed, then TLBIALL. */
+        l2a[0] = small_page(PAGE_PA(1));
+        tlbiall();
+        check("page moved", r, reads(PAGE_VA, 0x101), 0x101);
+        l2a[0] = small_page(PAGE_PA(0));
+        tlbiall();
+        check("page back", r, reads(PAGE_VA, 0x100), 0x100);
+
+        /* Another first-level table (a process switch), then TLBIALL. */
+        set_ttbr0(l1b);
+        tlbiall();
+        check("other L1 table", r, reads(SEC_VA, 0xb), 0xb);
+        set_ttbr0(l1a);
+        tlbiall();
+        check("first L1 table", r, reads(SEC_VA, 0xa), 0xa);
+
+        /* A first-level entry to another second-level table. */
+        reads(TABLE_VA, 0x108);
+        l1a[TABLE_VA >> 20] = (uint32_t)l2c | 1;
+        tlbiall();
+        check("other L2 table", r, reads(TABLE_VA, 0x10c), 0x10c);
+        l1a[TABLE_VA >> 20] = (uint32_t)l2b | 1;
+        tlbiall();
+        check("first L2 table", r, reads(TABLE_VA, 0x108), 0x108);
+    }
+    finish();
+    return 0;
+}
