@@ -556,6 +556,7 @@ bool espt_accel_init(const EsptSettings *s, Error **errp)
                    "use espt-kernel=off");
         return false;
     }
+    espt.vma_limit = (espt_max_map_count() - ESPT_VMA_RESERVE) * 3 / 4;
     espt.budget = (espt_max_map_count() - ESPT_VMA_RESERVE -
                    ESPT_NTABLES * espt.ncpus *
                    (espt.segmented ? ESPT_SEGS : 1)) / 2;
@@ -567,6 +568,7 @@ bool espt_accel_init(const EsptSettings *s, Error **errp)
             return false;
         }
         espt.budget = espt_cfg.budget;
+        espt.budget_fixed = true;
     } else if (espt.budget < 1024) {
         why = "vm.max_map_count is too low for ESPT";
         if (espt_cfg.mode == ON_OFF_AUTO_AUTO) {
@@ -577,6 +579,7 @@ bool espt_accel_init(const EsptSettings *s, Error **errp)
                    why, 2048 + ESPT_VMA_RESERVE + ESPT_NTABLES * espt.ncpus);
         return false;
     }
+    espt.budget_base = espt.budget;
     espt.table_span = espt.segmented ? ESPT_SEGS * ESPT_STRIDE : ESPT_STRIDE;
     if (espt.segmented && !espt_segmap_init(errp)) {
         return false;

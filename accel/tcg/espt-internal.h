@@ -302,6 +302,9 @@ typedef struct EsptState {
     GHashTable *rmap;           /* ram page -> GSList of EsptAlias */
     long pages;                 /* mapped pages, all tables */
     long budget;                /* most mapped pages, see ESPT_VMA_RESERVE */
+    long budget_base;           /* the budget before any count of VMAs */
+    long vma_limit;             /* host VMAs ESPT may let the process reach */
+    bool budget_fixed;          /* x-espt-budget: never recounted */
     uint64_t tables_live;
     struct sigaction old_segv;
     bool have_wrgsbase;
@@ -445,6 +448,8 @@ void espt_drop_page(EsptTable *t, vaddr vpage);             /* locked */
 void espt_set_live(EsptTable *t);                           /* locked */
 void espt_drop_all(EsptTable *t);                           /* locked */
 void espt_kernel_sleep(EsptTable *t);                       /* locked */
+bool espt_budget_allows(long more);                         /* locked */
+void espt_pages_gone(long n);                               /* locked */
 void espt_kwatch_init(void);
 void espt_kwatch_reset(EsptCpu *c);
 void espt_kwatch_add(CPUState *cpu, EsptCpu *c, vaddr addr,

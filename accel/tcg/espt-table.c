@@ -105,7 +105,7 @@ void espt_forget_page(EsptTable *t, vaddr vpage, ram_addr_t ram)
 {
     espt_rmap_del(t, vpage, ram);
     g_hash_table_remove(t->pages, ESPT_VKEY(vpage));
-    espt.pages--;
+    espt_pages_gone(1);
 }
 
 /* Drop one page; called with espt.lock held. */
@@ -177,7 +177,7 @@ void espt_drop_all(EsptTable *t)
         g_hash_table_iter_init(&it, t->pages);
         while (g_hash_table_iter_next(&it, &k, &v)) {
             espt_rmap_del(t, ESPT_KEYV(k), espt_page_ram(v));
-            espt.pages--;
+            espt_pages_gone(1);
             t->owner->window_drops++;
         }
         g_hash_table_remove_all(t->pages);
@@ -235,6 +235,73 @@ void espt_kernel_sleep(EsptTable *t)
     if (t->owner->krefaults) {
         g_hash_table_remove_all(t->owner->krefaults);
     }
+}
+
+/* The process's host VMAs now (lines of /proc/self/maps), or -1. */
+static long espt_count_vmas(void)
+{
+    char buf[16384];
+    long n = 0;
+    ssize_t r;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        return -1;
+    }
+    while ((r = read(fd, buf, sizeof(buf))) > 0) {
+        char *p = buf, *end = buf + r;
+
+        while ((p = memchr(p, '\n', end - p))) {
+            n++;
+            p++;
+        }
+    }
+    close(fd);
+    return r < 0 ? -1 : n;
+}
+
+/*
+ * May @more pages be mapped?  The budget counts pages, as if each took
+ * two host VMAs of its own (a page mapped inside a reservation splits
+ * it).  Large pages and runs are mapped with one mmap() each, and their
+ * pages share one VMA, so the kernel table's linear map, a few hundred
+ * MiB, would be over the budget all the time.  So where the pages are
+ * past it, count the VMAs the process really has and, while they are
+ * below espt.vma_limit, let the pages grow by half the VMAs left: each
+ * page still counted as two.  Splits since the last count (write
+ * protection inside a run) are what the limit's last quarter is for;
+ * beyond it, mapping fails with ENOMEM and invariant 10 takes over.
+ */
+/*
+ * @n pages were unmapped.  A raised budget goes down with them: pages
+ * mapped again in their place may each take two VMAs, whatever the
+ * unmapped ones took.
+ */
+void espt_pages_gone(long n)
+{
+    espt.pages -= n;
+    if (espt.budget > espt.budget_base) {
+        espt.budget = MAX(espt.budget_base, espt.budget - n);
+    }
+}
+
+bool espt_budget_allows(long more)
+{
+    long vmas;
+
+    if (espt.pages + more <= espt.budget) {
+        return true;
+    }
+    if (espt.budget_fixed) {
+        return false;
+    }
+    vmas = espt_count_vmas();
+    if (vmas < 0 || vmas >= espt.vma_limit) {
+        return false;
+    }
+    espt.budget = MAX(espt.budget,
+                      espt.pages + (espt.vma_limit - vmas) / 2);
+    return espt.pages + more <= espt.budget;
 }
 
 void espt_drop_cpu(EsptCpu *c)
@@ -311,7 +378,7 @@ bool espt_map(EsptTable *t, vaddr vpage, void *host, int prot,
     }
     ram = qemu_ram_get_offset(rb) + (offset & ~(ram_addr_t)(ESPT_PAGE - 1));
 
-    if (espt.pages >= espt.budget) {
+    if (!espt_budget_allows(1)) {
         /* Budget of host VMAs: drop this vCPU's other tables, then it. */
         int i;
 
@@ -404,7 +471,7 @@ static void espt_note_mapped(EsptTable *t, vaddr vpage, ram_addr_t ram,
     old = g_hash_table_lookup(t->pages, ESPT_VKEY(vpage));
     if (old) {
         espt_rmap_del(t, vpage, espt_page_ram(old));
-        espt.pages--;
+        espt_pages_gone(1);
         qatomic_inc(&espt_stats.remaps);
     }
     g_hash_table_insert(t->pages, ESPT_VKEY(vpage),
@@ -588,7 +655,7 @@ void espt_map_large(CPUState *cpu, EsptTable *t, vaddr addr,
     }
 map:
     qemu_mutex_lock(&espt.lock);
-    if (espt.pages + span / ESPT_PAGE <= espt.budget && t->pages) {
+    if (espt_budget_allows(span / ESPT_PAGE) && t->pages) {
         int n = span / ESPT_PAGE, j;
 
         for (i = 0; i < n; i++) {
@@ -637,7 +704,7 @@ static int espt_map_run(EsptTable *t, vaddr va, void *host, int n, int prot,
     rb = qemu_ram_block_from_host(host, false, &offset);
     if (n == 1 || !rb || qemu_ram_get_fd(rb) < 0 || !qemu_ram_is_shared(rb) ||
         offset + n * ESPT_PAGE > qemu_ram_get_used_length(rb) ||
-        espt.pages + n > espt.budget || espt.segmented) {
+        !espt_budget_allows(n) || espt.segmented) {
         goto one_by_one;
     }
     fd = qemu_ram_get_fd(rb);
