@@ -278,6 +278,7 @@ struct EsptCpu {
     uint64_t lookup_misses, check_jumps;
     int64_t check_next;         /* the checking mode's next audit (ns) */
     int64_t kcheck_next;        /* of the kernel table */
+    int64_t check_quiet_until;  /* no audit before (ns): their time share */
 };
 
 /* EsptCpu.suppress */
