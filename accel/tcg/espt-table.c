@@ -287,7 +287,9 @@ void espt_pages_gone(long n)
 
 bool espt_budget_allows(long more)
 {
-    long vmas;
+    static int64_t quiet_until;
+    int64_t now;
+    long vmas, room;
 
     if (espt.pages + more <= espt.budget) {
         return true;
@@ -295,12 +297,22 @@ bool espt_budget_allows(long more)
     if (espt.budget_fixed) {
         return false;
     }
-    vmas = espt_count_vmas();
-    if (vmas < 0 || vmas >= espt.vma_limit) {
+    /*
+     * A count reads some 100 bytes per VMA: after one that found little
+     * room, empty tables as before for a second rather than count again
+     * at every page.
+     */
+    now = get_clock();
+    if (now < quiet_until) {
         return false;
     }
-    espt.budget = MAX(espt.budget,
-                      espt.pages + (espt.vma_limit - vmas) / 2);
+    vmas = espt_count_vmas();
+    room = vmas < 0 ? 0 : (espt.vma_limit - vmas) / 2;
+    if (room < espt.budget_base / 4) {
+        quiet_until = now + NANOSECONDS_PER_SECOND;
+        return false;
+    }
+    espt.budget = MAX(espt.budget, espt.pages + room);
     return espt.pages + more <= espt.budget;
 }
 
