@@ -261,18 +261,6 @@ static long espt_count_vmas(void)
 }
 
 /*
- * May @more pages be mapped?  The budget counts pages, as if each took
- * two host VMAs of its own (a page mapped inside a reservation splits
- * it).  Large pages and runs are mapped with one mmap() each, and their
- * pages share one VMA, so the kernel table's linear map, a few hundred
- * MiB, would be over the budget all the time.  So where the pages are
- * past it, count the VMAs the process really has and, while they are
- * below espt.vma_limit, let the pages grow by half the VMAs left: each
- * page still counted as two.  Splits since the last count (write
- * protection inside a run) are what the limit's last quarter is for;
- * beyond it, mapping fails with ENOMEM and invariant 10 takes over.
- */
-/*
  * @n pages were unmapped.  A raised budget goes down with them: pages
  * mapped again in their place may each take two VMAs, whatever the
  * unmapped ones took.
@@ -285,6 +273,18 @@ void espt_pages_gone(long n)
     }
 }
 
+/*
+ * May @more pages be mapped?  The budget counts pages, as if each took
+ * two host VMAs of its own (a page mapped inside a reservation splits
+ * it).  Large pages and runs are mapped with one mmap() each, and their
+ * pages share one VMA, so the kernel table's linear map, a few hundred
+ * MiB, would be over the budget all the time.  So where the pages are
+ * past it, count the VMAs the process really has and, while they are
+ * below espt.vma_limit, let the pages grow by half the VMAs left: each
+ * page still counted as two.  Splits since the last count (write
+ * protection inside a run) are what the limit's last quarter is for;
+ * beyond it, mapping fails with ENOMEM and invariant 10 takes over.
+ */
 bool espt_budget_allows(long more)
 {
     static int64_t quiet_until;
