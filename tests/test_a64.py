@@ -10,7 +10,7 @@ import os
 import re
 
 from harness import test, check, Skip
-from guest import (ROOT, BUILD, QEMU_A64, boot, have_a64, kernel_path,
+from guest import (ROOT, BUILD, QEMU_A64, boot, concurrent_map, have_a64, kernel_path,
                    parse_espt)
 from test_espt import (OFF, ON_ALL, ON_CHECK, check_diff_served,
                        check_suite_served, explain, log, results, suite_lines)
@@ -39,10 +39,12 @@ def both(name, tests, smp, on_opts, mem=1024, timeout=600, flavour=FLAVOUR):
     """Boot the arm64 guest with espt=off and with @on_opts; return the
     two BootResults and the parsed 'info espt' of the espt=on one."""
     runs = {}
-    for mode, extra in (("off", OFF), ("on", on_opts)):
+    modes = (("off", OFF), ("on", on_opts))
+    boots = concurrent_map(lambda mode, extra: boot(
+        flavour, tests=tests, smp=smp, mem=mem, extra_qemu=extra,
+        log_path=log("%s-%s" % (name, mode)), timeout=timeout, hmp=["info espt"]), modes)
+    for (mode, extra), r in zip(modes, boots):
         lf = log("%s-%s" % (name, mode))
-        r = boot(flavour, tests=tests, smp=smp, mem=mem, extra_qemu=extra,
-                 log_path=lf, timeout=timeout, hmp=["info espt"])
         check(r.ok, "espt=%s: %s" % (mode, explain(r, lf)))
         check_kernel(r, flavour)
         check(r.hmp is not None, "espt=%s: no monitor reply" % mode)

@@ -19,8 +19,8 @@ import subprocess
 import time
 
 from harness import test, check, Skip
-from guest import (ROOT, BUILD, GUEST, KERNELS, QEMU as BUILD_QEMU, boot, run, parse_espt,
-                   espt_on_opts, _monitor)
+from guest import (ROOT, BUILD, GUEST, KERNELS, QEMU as BUILD_QEMU, boot, concurrent_map,
+                   run, parse_espt, espt_on_opts, _monitor)
 
 QEMU = os.environ.get("QEMU_ESPT_TEST_QEMU") or BUILD_QEMU
 LOGS = os.path.join(BUILD, "tests", "logs")
@@ -233,11 +233,12 @@ def brk_linux(flavour):
         which QEMU does not implement, so espt=off counts 1, not 1000:
         espt=on must count what espt=off counts."""
         runs = {}
-        for mode, acc in MODES:
-            lf = log("%s-%s" % (name, mode))
-            r = boot(flavour, tests=["hwbreak"], extra_qemu=acc + NO_NIC, log_path=lf,
-                     timeout=300, hmp=["info espt"], qemu=QEMU)
-            runs[mode] = (r, lf)
+        boots = concurrent_map(lambda mode, acc: boot(
+            flavour, tests=["hwbreak"], extra_qemu=acc + NO_NIC,
+            log_path=log("%s-%s" % (name, mode)), timeout=300, hmp=["info espt"],
+            qemu=QEMU), MODES)
+        for (mode, acc), r in zip(MODES, boots):
+            runs[mode] = (r, log("%s-%s" % (name, mode)))
         r, lf = runs["off"]
         out = r.output("hwbreak")
         check(r.ok and r.hmp is not None, "espt=off: %s (log: %s)\n%s"

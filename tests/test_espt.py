@@ -9,6 +9,7 @@ import sys
 
 from harness import test, check, Skip
 from guest import (ROOT, BUILD, GUEST, QEMU, KERNELS, BootResult, boot, boot_cmd,
+                   concurrent_map,
                    have_a64, kernel_path, parse, parse_espt, run)
 
 LOGS = os.path.join(BUILD, "tests", "logs")
@@ -91,10 +92,12 @@ def differential(flavour, smp):
 
     def run():
         runs = {}
-        for mode, extra in (("off", OFF), ("on", ON_ALL)):
+        modes = (("off", OFF), ("on", ON_ALL))
+        boots = concurrent_map(lambda mode, extra: boot(
+            flavour, tests=["memtest", "workload"], smp=smp, extra_qemu=extra,
+            log_path=log("%s-%s" % (name, mode)), timeout=300, hmp=["info espt"]), modes)
+        for (mode, extra), r in zip(modes, boots):
             lf = log("%s-%s" % (name, mode))
-            r = boot(flavour, tests=["memtest", "workload"], smp=smp,
-                     extra_qemu=extra, log_path=lf, timeout=300, hmp=["info espt"])
             check(r.ok, "espt=%s: %s" % (mode, explain(r, lf)))
             check(r.hmp is not None, "espt=%s: no monitor reply" % mode)
             runs[mode] = (r, parse_espt(r.hmp["info espt"]))
@@ -169,12 +172,13 @@ def correctness(flavour, smp):
 
     def run():
         runs = {}
-        for mode, extra in (("off", OFF), ("on", ON_CHECK)):
+        modes = (("off", OFF), ("on", ON_CHECK))
+        # 2 GiB: part of the guest's memory is highmem.
+        boots = concurrent_map(lambda mode, extra: boot(
+            flavour, tests=["suite"], smp=smp, mem=2048, extra_qemu=extra,
+            log_path=log("%s-%s" % (name, mode)), timeout=900, hmp=["info espt"]), modes)
+        for (mode, extra), r in zip(modes, boots):
             lf = log("%s-%s" % (name, mode))
-            # 2 GiB: part of the guest's memory is highmem.
-            r = boot(flavour, tests=["suite"], smp=smp, mem=2048,
-                     extra_qemu=extra, log_path=lf, timeout=900,
-                     hmp=["info espt"])
             check(r.ok, "espt=%s: %s" % (mode, explain(r, lf)))
             check(r.hmp is not None, "espt=%s: no monitor reply" % mode)
             runs[mode] = (r, parse_espt(r.hmp["info espt"]))
@@ -661,20 +665,27 @@ def degrade(flavour, name):
     print what it prints with espt=off: QEMU neither aborts nor keeps a
     mapping it could not remove; each failure is counted and answered by
     emptying tables or softmmu."""
-    ref = boot(flavour, tests=["suite"], smp=2, mem=2048, extra_qemu=OFF,
-               log_path=log(name + "-off"), timeout=900)
+    so = failinject_so()
+    ons = (("failinject", {"LD_PRELOAD": so, "ESPT_FAILINJECT_PERMILLE": "50"}, ""),
+           ("budget", {}, ",x-espt-budget=200"))
+
+    def one(tag, env, accel):
+        if tag == "off":
+            return boot(flavour, tests=["suite"], smp=2, mem=2048, extra_qemu=OFF,
+                        log_path=log(name + "-off"), timeout=900)
+        cmd = boot_cmd(flavour, ["suite"], smp=2, mem=2048) + [ON_ALL[0], ON_ALL[1] + accel]
+        r = run(cmd, 900, hmp=["info espt"], done=b"reboot: Power down",
+                log_path=log("%s-%s" % (name, tag)), env=dict(os.environ, **env))
+        parse(r, ["suite"])
+        return r
+
+    # The three boots at once (guest.concurrently()), checked in order.
+    ref, *rs = concurrent_map(one, (("off", None, None),) + ons)
     check(ref.ok, "espt=off: %s" % explain(ref, log(name + "-off")))
     want = suite_lines(ref)
     check(len(want) > 30, "suite printed too little: %s" % want)
-    so = failinject_so()
-    for tag, env, accel in (
-            ("failinject", {"LD_PRELOAD": so, "ESPT_FAILINJECT_PERMILLE": "50"}, ""),
-            ("budget", {}, ",x-espt-budget=200")):
+    for (tag, env, accel), r in zip(ons, rs):
         lf = log("%s-%s" % (name, tag))
-        cmd = boot_cmd(flavour, ["suite"], smp=2, mem=2048) + [ON_ALL[0], ON_ALL[1] + accel]
-        r = run(cmd, 900, hmp=["info espt"], done=b"reboot: Power down", log_path=lf,
-                env=dict(os.environ, **env))
-        parse(r, ["suite"])
         check(r.ok and r.hmp is not None, "%s: %s" % (tag, explain(r, lf)))
         got = suite_lines(r)
         diff = [(x, y) for x, y in zip(want, got) if x != y]
@@ -707,11 +718,12 @@ def suite_part(name, flavour, smp, part, modes):
     """Boot the suite's `part` once per (mode, qemu args) in `modes`:
     {mode: (BootResult, 'info espt' counters)}, every boot checked."""
     runs = {}
-    for mode, extra in modes:
+    boots = concurrent_map(lambda mode, extra: boot(
+        flavour, tests=["suite"], test_args={"suite": [part]}, smp=smp, mem=1024,
+        extra_qemu=extra, log_path=log("%s-%s" % (name, mode)), timeout=300,
+        hmp=["info espt"]), modes)
+    for (mode, extra), r in zip(modes, boots):
         lf = log("%s-%s" % (name, mode))
-        r = boot(flavour, tests=["suite"], test_args={"suite": [part]}, smp=smp,
-                 mem=1024, extra_qemu=extra, log_path=lf, timeout=300,
-                 hmp=["info espt"])
         check(r.ok, "%s: %s" % (mode, explain(r, lf)))
         check(r.hmp is not None, "%s: no monitor reply" % mode)
         runs[mode] = (r, parse_espt(r.hmp["info espt"]))
@@ -851,10 +863,13 @@ def _():
     checksum equals espt=off's."""
     n = 200000
     outs = {}
-    for mode, extra in (("off", OFF), ("on", ON)):
+    modes = (("off", OFF), ("on", ON))
+    boots = concurrent_map(lambda mode, extra: boot(
+        "armmp", tests=["mixedpage"], mem=512, extra_qemu=extra,
+        log_path=log("espt/unmappable-%s" % mode), test_args={"mixedpage": [n]},
+        timeout=300, hmp=["info espt"]), modes)
+    for (mode, extra), r in zip(modes, boots):
         lf = log("espt/unmappable-%s" % mode)
-        r = boot("armmp", tests=["mixedpage"], mem=512, extra_qemu=extra, log_path=lf,
-                 test_args={"mixedpage": [n]}, timeout=300, hmp=["info espt"])
         check(r.ok and r.hmp is not None, "espt=%s: %s" % (mode, explain(r, lf)))
         outs[mode] = (r.output("mixedpage").strip(), parse_espt(r.hmp["info espt"]),
                       r.results["mixedpage"][2])
@@ -885,13 +900,19 @@ def diff_boot(name, extra_on, qemu_args=(), env=None, smp=1, timeout=300,
     @extra_on: the same results (and suite lines), and the espt=on
     boot's counters and 'info espt' text."""
     runs = {}
-    for mode, extra in (("off", OFF), ("on", extra_on)):
-        lf = log("%s-%s" % (name, mode))
+    modes = (("off", OFF), ("on", extra_on))
+
+    def one(mode, extra):
         cmd = (boot_cmd("armmp", list(tests), smp=smp, test_args=test_args)
                + list(qemu_args) + extra)
-        r = run(cmd, timeout, hmp=["info espt"], done=b"reboot: Power down", log_path=lf,
+        r = run(cmd, timeout, hmp=["info espt"], done=b"reboot: Power down",
+                log_path=log("%s-%s" % (name, mode)),
                 env=dict(os.environ, **(env or {})) if mode == "on" else None)
         parse(r, list(tests))
+        return r
+
+    for (mode, extra), r in zip(modes, concurrent_map(one, modes)):
+        lf = log("%s-%s" % (name, mode))
         check(r.ok and r.hmp is not None, "espt=%s: %s" % (mode, explain(r, lf)))
         runs[mode] = r
     a = results(runs["off"]) + suite_lines(runs["off"])

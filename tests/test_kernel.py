@@ -13,7 +13,7 @@ import os
 import subprocess
 
 from harness import test, check
-from guest import (GUEST, KERNELS, QEMU, QEMU_A64, boot, boot_cmd, have_a64,
+from guest import (GUEST, KERNELS, QEMU, QEMU_A64, boot, boot_cmd, concurrent_map, have_a64,
                    parse_espt, run)
 from test_espt import (OFF, ON_CHECK, SUITE_OFF, check_clean, explain, log,
                        suite_lines, check_suite_served)
@@ -44,13 +44,13 @@ def kernel_suite(flavour, smp):
         # passed) in this process, else one of our own.
         if (flavour, smp) in SUITE_OFF:
             runs["off"] = SUITE_OFF[(flavour, smp)]
-        for mode, extra in (("off", OFF), ("kernel", KERNEL_CHECK)):
-            if mode in runs:
-                continue
+        modes = [(mode, extra) for mode, extra in (("off", OFF), ("kernel", KERNEL_CHECK))
+                 if mode not in runs]
+        boots = concurrent_map(lambda mode, extra: boot(
+            flavour, tests=["suite"], smp=smp, mem=2048, extra_qemu=extra,
+            log_path=log("%s-%s" % (name, mode)), timeout=900, hmp=["info espt"]), modes)
+        for (mode, extra), r in zip(modes, boots):
             lf = log("%s-%s" % (name, mode))
-            r = boot(flavour, tests=["suite"], smp=smp, mem=2048,
-                     extra_qemu=extra, log_path=lf, timeout=900,
-                     hmp=["info espt"])
             check(r.ok, "%s: %s" % (mode, explain(r, lf)))
             check(r.hmp is not None, "%s: no monitor reply" % mode)
             runs[mode] = (r, parse_espt(r.hmp["info espt"]))

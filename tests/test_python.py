@@ -16,7 +16,7 @@ import os
 import re
 
 from harness import test, check
-from guest import ROOT, BUILD, boot, parse_espt, espt_on_opts
+from guest import ROOT, BUILD, boot, concurrent_map, parse_espt, espt_on_opts
 
 IMAGE = os.path.join(BUILD, "pytest", "pytest.cpio")
 LIST = os.path.join(ROOT, "tests", "pytest", "tests.txt")
@@ -137,8 +137,8 @@ def cpython(flavour, smp):
     name = "python/%s/smp%d" % (flavour, smp)
 
     def run():
-        """Boot pytest.cpio with espt=off, then with espt=on,
-        espt-adaptive=off, and run the CPython test modules of tests.txt
+        """Boot pytest.cpio with espt=off and, at the same time, with
+        espt=on, espt-adaptive=off, and run the CPython test modules of tests.txt
         in each.  Asserted: both boots ran regrtest to its end and every
         module in tests.txt reported a result; the two boots gave every
         test case (and every module) the same verdict; the espt=on boot
@@ -150,10 +150,13 @@ def cpython(flavour, smp):
               % os.path.relpath(IMAGE, ROOT))
         want = modules()
         runs, infos, texts = {}, {}, {}
-        for mode, accel in MODES:
+        # Both boots at once (guest.concurrently()), checked in order.
+        boots = concurrent_map(lambda mode, accel: boot(
+            flavour, tests=["cpython"], smp=smp, mem=MEM, extra_qemu=accel,
+            initrd=IMAGE, timeout=TIMEOUT, log_path=log("%s-%s" % (name, mode)),
+            hmp=["info espt"]), MODES)
+        for (mode, accel), r in zip(MODES, boots):
             lf = log("%s-%s" % (name, mode))
-            r = boot(flavour, tests=["cpython"], smp=smp, mem=MEM, extra_qemu=accel,
-                     initrd=IMAGE, timeout=TIMEOUT, log_path=lf, hmp=["info espt"])
             where = "(log: %s)" % os.path.relpath(lf, ROOT)
             tail = "\n".join(r.log.strip().split("\n")[-15:])
             check(r.ok, "espt=%s: %s %s\n%s" % (mode, "; ".join(r.problems), where, tail))
