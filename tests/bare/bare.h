@@ -71,4 +71,25 @@ static inline void putdec(uint32_t v)
     }
 }
 
+/*
+ * The summary lines the tests' harness reads ("TAG passed N failed M
+ * OK|FAIL", "TAG end"), then power off through PSCI SYSTEM_OFF.
+ */
+static inline void __attribute__((noreturn))
+report_and_power_off(const char *tag, uint32_t passed, uint32_t failed)
+{
+    puts_(tag);
+    puts_(" passed ");
+    putdec(passed);
+    puts_(" failed ");
+    putdec(failed);
+    puts_(failed ? " FAIL\n" : " OK\n");
+    puts_(tag);
+    puts_(" end\n");
+    asm volatile("ldr r0, =0x84000008\n\thvc #0" : : : "r0", "memory");
+    for (;;) {
+        asm volatile("wfi");
+    }
+}
+
 #endif

@@ -274,17 +274,7 @@ static void user_loop(void)
 
 void finish(void)
 {
-    puts_("BRK-TEST passed ");
-    putdec(passed);
-    puts_(" failed ");
-    putdec(failed);
-    puts_(failed ? " FAIL\n" : " OK\n");
-    puts_("BRK-TEST end\n");
-    /* PSCI SYSTEM_OFF */
-    asm volatile("ldr r0, =0x84000008\n\thvc #0" : : : "r0", "memory");
-    for (;;) {
-        asm volatile("wfi");
-    }
+    report_and_power_off("BRK-TEST", passed, failed);
 }
 
 /* ------------------------------------------------------------------ */

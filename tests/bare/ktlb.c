@@ -55,17 +55,7 @@ uint32_t svc_handler(uint32_t op, uint32_t arg)
 
 void finish(void)
 {
-    puts_("KTLB-TEST passed ");
-    putdec(passed);
-    puts_(" failed ");
-    putdec(failed);
-    puts_(failed ? " FAIL\n" : " OK\n");
-    puts_("KTLB-TEST end\n");
-    /* PSCI SYSTEM_OFF */
-    asm volatile("ldr r0, =0x84000008\n\thvc #0" : : : "r0", "memory");
-    for (;;) {
-        asm volatile("wfi");
-    }
+    report_and_power_off("KTLB-TEST", passed, failed);
 }
 
 static void check(const char *name, int round, uint32_t got, uint32_t want)
