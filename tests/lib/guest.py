@@ -167,8 +167,9 @@ def concurrently(*calls):
     """Call the zero-argument callables in @calls at the same time, each
     in a thread of its own, and return their results in order.  Meant
     for the boots a differential test compares (espt=off and espt=on):
-    each is a QEMU process, so two boots of one busy vCPU each take the
-    two cores a CI machine has in about the time of one.  The checks
+    each is a QEMU process that keeps about one host CPU busy, so on the
+    two cores of a CI machine a pair takes about the time of its longer
+    boot.  The checks
     stay with the caller, made in the order the boots are given, so a
     failure reads as before.  If a call raised, the first such exception
     is raised once every call has returned.  QEMU_ESPT_TEST_SEQUENTIAL=1
@@ -181,7 +182,7 @@ def concurrently(*calls):
     def one(i):
         try:
             out[i] = calls[i]()
-        except BaseException as e:          # noqa: B902 re-raised below
+        except BaseException as e:          # re-raised below
             errors[i] = e
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(len(calls))]
