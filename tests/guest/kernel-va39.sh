@@ -32,7 +32,7 @@
 # HZ, preemption, perf and hardware breakpoints) is Debian's, so for
 # what the tests check the two arm64 guests differ in their VA size
 # alone.  Cached: rebuilt only when the 48-bit kernel's version or this
-# recipe changes.  A cold build takes about 5 minutes on two cores.
+# recipe changes.  A cold build takes 7-9 minutes on two cores.
 #
 # SPDX-License-Identifier: GPL-2.0-or-later
 
@@ -133,7 +133,7 @@ for need in CONFIG_ARM64_VA_BITS=39 '# CONFIG_MODULES is not set' CONFIG_COMPAT=
 done
 
 jobs=$(nproc)
-note "guest: building the 39-bit VA arm64 kernel ($jobs jobs; about 5 min on two cores, once; log: build/kernel-va39/build.log)"
+note "guest: building the 39-bit VA arm64 kernel ($jobs jobs; 7-9 min on two cores, once; log: build/kernel-va39/build.log)"
 start=$(date +%s)
 kmake -j"$jobs" Image > "$WORK/build.log" 2>&1 &
 pid=$!
