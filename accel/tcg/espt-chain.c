@@ -31,6 +31,10 @@
 #include "tcg/tcg.h"
 #include "tcg/tcg-op.h"
 #include "espt-internal.h"
+#ifdef CF_PCREL
+#include "tb-hash.h"
+#include "tb-jmp-cache.h"
+#endif
 /*
  * ESPT's TCG helpers (exec/espt-helper.h) are the accelerator's.  Since
  * 8.1 a set of helpers is declared and registered on its own, as here;
@@ -89,7 +93,11 @@ static bool espt_chain_flush_asked;
  * and the TB an empty entry points at is readable.
  */
 static TranslationBlock espt_tb_none;
-static EsptJumpCache espt_jc_none = { .base = (uintptr_t)&espt_tb_none };
+static union {
+    EsptJumpCache jc;
+    char room[sizeof(EsptJumpCache) + sizeof(uint64_t)];   /* one entry */
+} espt_jc_none_store = { .jc = { .base = (uintptr_t)&espt_tb_none } };
+#define espt_jc_none (espt_jc_none_store.jc)
 
 static void espt_chain_init(void)
 {
@@ -250,7 +258,7 @@ static void espt_chain_tb_flush(void)
     for (i = 0; i < espt.ncpus; i++) {
         EsptCpu *c = &espt.cpus[i];
 
-        for (j = 0; j < ESPT_ASIDS; j++) {
+        for (j = 0; j < ESPT_NTABLES; j++) {
             c->tables[j].chain_key = 0;
         }
         c->chain_table = NULL;
@@ -287,8 +295,12 @@ bool espt_gen_chain(DisasContextBase *db, uint64_t dest)
     TCGv_i32 key, bad, tbcf;
     TCGLabel *miss;
 
-    if (!(cflags & CF_ESPT) || (cflags & (CF_NO_GOTO_TB | CF_NO_GOTO_PTR)) ||
-        !espt_cfg.chain || !espt_slots) {
+    if (!(cflags & CF_ESPT) &&
+        !((cflags & CF_ESPT_KERN) && espt_kernel_jumps())) {
+        return false;
+    }
+    if ((cflags & (CF_NO_GOTO_TB | CF_NO_GOTO_PTR)) || !espt_cfg.chain ||
+        !espt_slots) {
         return false;
     }
     s = espt_chain_slot_new(dest, cflags);
@@ -339,6 +351,44 @@ bool espt_gen_chain(DisasContextBase *db, uint64_t dest)
     return true;
 }
 
+/*
+ * A kernel TB's chained jump or inline lookup missed the kernel table's
+ * jump cache, and the lookup helper returned @code for @pc.  It got it
+ * from cpu->tb_jmp_cache, where it also leaves what it found in the TB
+ * hash table; that cache is emptied by every context switch, and its
+ * hits do not fill the kernel table's.  So take the TB from there, and
+ * return it if the kernel table's cache holds it now (put there if
+ * espt_jmp_cache_add() admits it), else NULL.
+ */
+static const TranslationBlock *espt_kernel_jc_fill(CPUState *cpu, vaddr pc,
+                                                   const void *code)
+{
+#ifdef CF_PCREL
+    CPUJumpCache *jc = cpu->tb_jmp_cache;
+    uint32_t h = tb_jmp_cache_hash_func(pc);
+    TranslationBlock *tb = qatomic_read(&jc->array[h].tb);
+    EsptJumpCache *kjc = espt_thread_jc;
+    uint64_t e;
+
+    if (!tb || jc->array[h].pc != pc || tb->tc.ptr != code ||
+        !(tb_cflags(tb) & CF_ESPT_KERN)) {
+        return NULL;
+    }
+    h = espt_kjc_hash(pc, tb->flags, tb->cs_base) & kjc->mask;
+    e = qatomic_read(&kjc->entry[h]);
+    if ((uint32_t)e != (uint32_t)pc ||
+        kjc->base + (int32_t)(e >> 32) != (uintptr_t)tb) {
+        espt_jmp_cache_add(cpu, tb, pc);
+        e = qatomic_read(&kjc->entry[h]);
+    }
+    if ((uint32_t)e == (uint32_t)pc &&
+        kjc->base + (int32_t)(e >> 32) == (uintptr_t)tb) {
+        return tb;
+    }
+#endif
+    return NULL;
+}
+
 const void *HELPER(espt_chain)(CPUArchState *env, void *ptr)
 {
     EsptChainSlot *s = ptr;
@@ -359,8 +409,12 @@ const void *HELPER(espt_chain)(CPUArchState *env, void *ptr)
         s->moves >= ESPT_CHAIN_MOVES) {
         return code;
     }
-    /* What the lookup found, if it is a CF_ESPT TB of this table's cache. */
-    tb = espt_jmp_cache_get(espt_jmp_cache_hash(s->dest), s->dest);
+    /* What the lookup found, if it is a TB of this table's cache. */
+    if (s->cflags & CF_ESPT_KERN) {
+        tb = espt_kernel_jc_fill(cpu, s->dest, code);
+    } else {
+        tb = espt_jmp_cache_get(espt_jmp_cache_hash(s->dest), s->dest);
+    }
     if (!tb || tb->tc.ptr != code || tb_cflags(tb) != s->cflags ||
         tb->pc != s->dest) {
         return code;
@@ -402,7 +456,11 @@ bool espt_gen_lookup(void)
     TCGv_ptr jc, tb, code, next;
     TCGLabel *miss;
 
-    if (!(cflags & CF_ESPT) || (cflags & CF_NO_GOTO_PTR) || !espt_cfg.chain ||
+    if (!(cflags & CF_ESPT) &&
+        !((cflags & CF_ESPT_KERN) && espt_kernel_jumps())) {
+        return false;
+    }
+    if ((cflags & CF_NO_GOTO_PTR) || !espt_cfg.chain ||
         !espt_ops->gen_tb_state) {
         return false;
     }
@@ -411,18 +469,26 @@ bool espt_gen_lookup(void)
     csb = espt_temp_new_tb_i64();
     espt_ops->gen_tb_state(pc, flags, csb);
 
-    /* The entry: espt_jmp_cache_hash() of the PC (its bits 23:0). */
+    /* The entry: espt_jmp_cache_hash() of the PC, under the cache's mask. */
+    jc = tcg_temp_new_ptr();
+    tcg_gen_ld_ptr(jc, espt_tcg_env, ESPT_NEG_OFS(espt_jc));
     pc32 = tcg_temp_new_i32();
     tcg_gen_extrl_i64_i32(pc32, pc);
     h = tcg_temp_new_i32();
     tcg_gen_shri_i32(h, pc32, ESPT_JC_BITS);
     tcg_gen_xor_i32(h, h, pc32);
-    tcg_gen_andi_i32(h, h, (1 << ESPT_JC_BITS) - 1);
+    t32 = tcg_temp_new_i32();
+    if (cflags & CF_ESPT_KERN) {
+        /* espt_kjc_hash(): the flags too */
+        tcg_gen_xor_i32(h, h, flags);
+        tcg_gen_extrl_i64_i32(t32, csb);
+        tcg_gen_xor_i32(h, h, t32);
+    }
+    tcg_gen_ld_i32(t32, jc, offsetof(EsptJumpCache, mask));
+    tcg_gen_and_i32(h, h, t32);
     t64 = tcg_temp_new_i64();
     tcg_gen_extu_i32_i64(t64, h);
     tcg_gen_shli_i64(t64, t64, 3);
-    jc = tcg_temp_new_ptr();
-    tcg_gen_ld_ptr(jc, espt_tcg_env, ESPT_NEG_OFS(espt_jc));
     /* The checking mode reads it after the branch. */
     tb = espt_cfg.check ? espt_temp_new_tb_ptr() : tcg_temp_new_ptr();
     tcg_gen_trunc_i64_ptr(tb, t64);
@@ -435,7 +501,6 @@ bool espt_gen_lookup(void)
     tcg_gen_extrl_i64_i32(bad, e);
     tcg_gen_xor_i32(bad, bad, pc32);
     tcg_gen_setcondi_i64(TCG_COND_EQ, t64, e, 0);
-    t32 = tcg_temp_new_i32();
     tcg_gen_extrl_i64_i32(t32, t64);
     tcg_gen_or_i32(bad, bad, t32);
 
@@ -495,6 +560,7 @@ const void *HELPER(espt_lookup)(CPUArchState *env, uint64_t pc_now,
     espt_tb_pc_t pc;
     espt_tb_cs_t cs;
     uint32_t f;
+    const void *code;
 
     espt_cpu(cpu)->lookup_misses++;
     cpu_get_tb_cpu_state(env, &pc, &cs, &f);
@@ -502,7 +568,12 @@ const void *HELPER(espt_lookup)(CPUArchState *env, uint64_t pc_now,
         /* The target's gen_tb_state() is wrong: say so (tests fail). */
         qatomic_inc(&espt_stats.lookup_mismatch);
     }
-    return HELPER(lookup_tb_ptr)(env);
+    code = HELPER(lookup_tb_ptr)(env);
+    if ((cpu->tcg_cflags & CF_ESPT_KERN) && code != tcg_code_gen_epilogue &&
+        espt_thread_table->asid == ESPT_KTABLE) {
+        espt_kernel_jc_fill(cpu, pc, code);
+    }
+    return code;
 }
 
 static uint64_t espt_chain_slots_used(void)
@@ -525,6 +596,10 @@ static void espt_chain_kernel_enter_op(CPUState *cpu, EsptCpu *c,
     if (unlikely(espt_cfg.check)) {
         /* Every 50 ms: the kernel enters its table on every exception. */
         espt_check_enter(cpu, c, t, false);
+    }
+    if (espt_kernel_jumps()) {
+        /* Its TBs chain and look up in the kernel table's cache. */
+        espt_chain_enter(cpu, c, t);
     }
 }
 

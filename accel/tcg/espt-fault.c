@@ -89,6 +89,59 @@ static bool espt_kernel_page_ok(CPUState *cpu, EsptTable *t, vaddr addr,
     return true;
 }
 
+/*
+ * A kernel TB at @addr is about to be cached for the kernel table (@t,
+ * the thread's current one), whose jump cache holds only TBs whose code
+ * it maps (invariant 19), but that page is not mapped, or is dormant:
+ * map it as a read from it would, if the guest allows that read.  Much
+ * kernel code is never read as data (entry paths, the vectors page), and
+ * a page put to sleep by a full flush wakes only on a data access.  The
+ * probe may not fault, so nothing the guest sees changes: an
+ * architectural TLB may fill any translation the tables allow at any
+ * time.  Each page is tried at most ESPT_KERNEL_REFAULTS times between
+ * sleeps of the table (espt_kernel_page_ok() counts them).
+ */
+bool espt_kernel_map_code(CPUState *cpu, EsptTable *t, vaddr addr)
+{
+    CPUArchState *env = espt_cpu_env(cpu);
+    CPUTLBEntryFull *full;
+    EsptCpu *c = t->owner;
+    void *host;
+    int flags;
+    ram_addr_t ram;
+    unsigned lg, attrs = 0;
+    EsptWalk walk;
+    bool ok;
+
+    if (c->krefaults &&
+        GPOINTER_TO_UINT(g_hash_table_lookup(c->krefaults,
+                             ESPT_VKEY(addr & ~(vaddr)(ESPT_PAGE - 1)))) >=
+        ESPT_KERNEL_REFAULTS) {
+        return false;
+    }
+    flags = espt_probe_access_full(env, addr, MMU_DATA_LOAD, t->mmu_idx, true,
+                                   &host, &full, 0);
+    if (flags & (TLB_INVALID_MASK | TLB_MMIO | TLB_WATCHPOINT |
+                 TLB_DISCARD_WRITE) || !host) {
+        return false;
+    }
+    ram = qemu_ram_addr_from_host(host);
+    if (ram == RAM_ADDR_INVALID ||
+        !espt_kernel_page_ok(cpu, t, addr, false, &attrs, &walk)) {
+        return false;
+    }
+    lg = full->lg_page_size;
+    qemu_mutex_lock(&espt.lock);
+    ok = espt_map(t, addr & ~(vaddr)(ESPT_PAGE - 1), host, PROT_READ, lg,
+                  attrs) && !t->stale;
+    qemu_mutex_unlock(&espt.lock);
+    if (ok) {
+        qatomic_inc(&espt_stats.kernel_code_maps);
+        espt_kwatch_add(cpu, c, addr, &walk, full->phys_addr, false, lg);
+    }
+    return ok;
+}
+
 /* A user access at @addr of @t faulted: map the page, or run on softmmu. */
 static void espt_fault(CPUState *cpu, EsptTable *t, vaddr addr,
                        bool is_write, uintptr_t retaddr)

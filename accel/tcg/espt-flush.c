@@ -183,7 +183,13 @@ void espt_kernel_revoke(CPUState *cpu, uint16_t revoked)
         }
     }
     for (i = 0; i < drop->len; i++) {
-        espt_drop_page(t, g_array_index(drop, vaddr, i));
+        vaddr va = g_array_index(drop, vaddr, i);
+
+        espt_drop_page(t, va);
+        /* Fetches from it may fault now: its TBs leave the cache. */
+        if (espt_jc_has_page(t, va)) {
+            espt_kernel_jc_drop(t);
+        }
     }
     if (drop->len) {
         qatomic_inc(&espt_stats.kernel_revoked);

@@ -59,6 +59,7 @@ void espt_settings_init(EsptSettings *s)
         .mode = ON_OFF_AUTO_AUTO,
         .adaptive = true,
         .chain = true,
+        .kernel_jumps = true,
         .chain_key_start = 1,
         .new_as_us = ESPT_NEW_AS_US,
         .cold_us = ESPT_COLD_US,
@@ -89,6 +90,7 @@ static void espt_prop_set_##field(Object *obj, bool value, Error **errp)   \
 ESPT_BOOL_PROP(adaptive)
 ESPT_BOOL_PROP(chain)
 ESPT_BOOL_PROP(kernel)
+ESPT_BOOL_PROP(kernel_jumps)
 ESPT_BOOL_PROP(check)
 ESPT_BOOL_PROP(test_no_target)
 
@@ -228,6 +230,12 @@ void espt_accel_class_init(ObjectClass *oc, ptrdiff_t offset)
     object_class_property_set_description(oc, "espt-kernel",
         "Also serve the guest kernel's data accesses of global pages "
         "through the host MMU (AArch32 guests; default off)");
+    object_class_property_add_bool(oc, "x-espt-kernel-jumps",
+        espt_prop_get_kernel_jumps, espt_prop_set_kernel_jumps);
+    object_class_property_set_description(oc, "x-espt-kernel-jumps",
+        "With espt-kernel=on: chain the guest kernel's code across guest "
+        "pages and look its indirect branch targets up inline where the "
+        "kernel table maps that code (default on; needs espt-chain)");
     object_class_property_add_bool(oc, "x-espt-check",
         espt_prop_get_check, espt_prop_set_check);
     object_class_property_set_description(oc, "x-espt-check",

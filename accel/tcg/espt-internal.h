@@ -338,6 +338,8 @@ typedef struct EsptStats {
     uint64_t kernel_tbs_avoided, kernel_not_global, kernel_refaulted;
     uint64_t kernel_revalidated, kernel_cold_periods;
     uint64_t kernel_flush_kept, kernel_watch_broken;
+    uint64_t kernel_jc_adds, kernel_jc_refused, kernel_jc_dropped;
+    uint64_t kernel_code_maps;
 } EsptStats;
 extern EsptStats espt_stats;
 
@@ -465,9 +467,21 @@ void espt_map_large(CPUState *cpu, EsptTable *t, vaddr addr,
                     int prot, unsigned lg, unsigned attrs, uintptr_t retaddr);
 bool espt_set_gs(EsptTable *t);
 
+/*
+ * The kernel table's jump cache hashes the TB flags in too: the same
+ * kernel code runs under more than one (on Arm, FPEXC.EN follows the
+ * thread that owns the FPU, and each value has its own TBs).
+ */
+static inline uint32_t espt_kjc_hash(uint64_t pc, uint32_t flags,
+                                     uint64_t cs_base)
+{
+    return espt_jmp_cache_hash(pc) ^ flags ^ (uint32_t)cs_base;
+}
+
 /* espt-jc.c */
 void espt_jc_init(EsptTable *t);
 void espt_jc_empty(EsptTable *t);
+void espt_kernel_jc_drop(EsptTable *t);
 
 /*
  * Chained jumps, inline lookups and the checking mode (espt-chain.c,
@@ -519,6 +533,18 @@ static inline void espt_jumps_rekey(EsptTable *t)
 }
 
 /*
+ * Whether CF_ESPT_KERN TBs chain and look up inline through the kernel
+ * table's jump cache (invariant 19).  Only where the target's TBs are
+ * PC-relative by a cflags bit that they can do without (8.0's CF_PCREL):
+ * a chained jump must lead to one virtual address.
+ */
+static inline bool espt_kernel_jumps(void)
+{
+    return ESPT_CF_PCREL && espt_cfg.chain && espt_cfg.kernel_jumps &&
+           espt_kernel_mmu_idx >= 0;
+}
+
+/*
  * CF_ESPT (@f) or not (0) for @cpu's next TBs.  CF_ESPT TBs are keyed by
  * virtual PC even where the target translates PC-relative (10.0's
  * CF_PCREL, which shares a TB between virtual addresses): a direct jump
@@ -532,13 +558,19 @@ static inline void espt_set_cflags(CPUState *cpu, uint32_t f)
     EsptCpu *c = espt_cpu(cpu);
     uint32_t cf = cpu->tcg_cflags;
 
-    if (!(cf & CF_ESPT)) {
+    if (!(cf & (CF_ESPT | CF_ESPT_KERN))) {
         c->pcrel = cf & ESPT_CF_PCREL;
     }
     cf &= ~(CF_ESPT | CF_ESPT_KERN | ESPT_CF_PCREL);
-    /* Kernel TBs chain as upstream's do, and keep CF_PCREL. */
-    cpu->tcg_cflags = cf | f | (f & CF_ESPT ? 0 : c->pcrel);
-    if (!(f & CF_ESPT)) {
+    /*
+     * CF_ESPT_KERN TBs chain across pages like CF_ESPT ones where
+     * espt_kernel_jumps() says so, and are keyed by virtual PC for it;
+     * otherwise they chain as upstream's do, and keep CF_PCREL.
+     */
+    if ((f & CF_ESPT) || ((f & CF_ESPT_KERN) && espt_kernel_jumps())) {
+        cpu->tcg_cflags = cf | f;
+    } else {
+        cpu->tcg_cflags = cf | f | c->pcrel;
         espt_jumps_leave(cpu);
     }
 }
@@ -559,5 +591,6 @@ void espt_count_fallback(CPUState *cpu);
 
 /* espt-fault.c */
 void espt_sigsegv(int sig, siginfo_t *info, void *puc);
+bool espt_kernel_map_code(CPUState *cpu, EsptTable *t, vaddr addr);
 
 #endif /* ACCEL_TCG_ESPT_INTERNAL_H */

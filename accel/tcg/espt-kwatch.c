@@ -183,9 +183,13 @@ void espt_kwatch_add(CPUState *cpu, EsptCpu *c, vaddr addr,
         } else if (leaf && d->page == vpage) {
             /*
              * Only this page's walk ended here, and it is faulting: what
-             * it had mapped under the old value is being replaced.
+             * it had mapped under the old value is being replaced, and
+             * TBs cached for its old code with it.
              */
             d->val = w->d[i].val;
+            if (espt_jc_has_page(&c->tables[ESPT_KTABLE], vpage)) {
+                espt_kernel_jc_drop(&c->tables[ESPT_KTABLE]);
+            }
         } else {
             espt_kwatch_break(c);
             return;

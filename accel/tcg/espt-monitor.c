@@ -75,6 +75,10 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->kernel_cold_periods = qatomic_read(&espt_stats.kernel_cold_periods);
     info->kernel_flushes_kept = qatomic_read(&espt_stats.kernel_flush_kept);
     info->kernel_watch_broken = qatomic_read(&espt_stats.kernel_watch_broken);
+    info->kernel_jc_adds = qatomic_read(&espt_stats.kernel_jc_adds);
+    info->kernel_jc_refused = qatomic_read(&espt_stats.kernel_jc_refused);
+    info->kernel_jc_dropped = qatomic_read(&espt_stats.kernel_jc_dropped);
+    info->kernel_code_maps = qatomic_read(&espt_stats.kernel_code_maps);
     info->inhibited = g_strdup(qatomic_read(&espt_inhibited));
     ESPT_QAPI_SET_HAS(info, inhibited, info->inhibited != NULL);
     info->tb_cache_misses = 0;
@@ -173,6 +177,10 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "kernel-cold-periods", i->kernel_cold_periods },
         { "kernel-flushes-kept", i->kernel_flushes_kept },
         { "kernel-watch-broken", i->kernel_watch_broken },
+        { "kernel-jc-adds", i->kernel_jc_adds },
+        { "kernel-jc-refused", i->kernel_jc_refused },
+        { "kernel-jc-dropped", i->kernel_jc_dropped },
+        { "kernel-code-maps", i->kernel_code_maps },
     };
     const struct {
         const char *name;

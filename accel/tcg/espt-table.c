@@ -222,6 +222,8 @@ void espt_kernel_sleep(EsptTable *t)
         return;
     }
     espt_kwatch_reset(t->owner);        /* a new watch for a new start */
+    /* Its cached TBs' code translations are no longer known either. */
+    espt_kernel_jc_drop(t);
     if (t->stale || !t->pages || !g_hash_table_size(t->pages) ||
         mprotect(t->base, ESPT_REGION_SIZE, PROT_NONE)) {
         espt_drop_all(t);

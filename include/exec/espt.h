@@ -70,6 +70,13 @@ typedef struct EsptSettings {
      * accesses of global pages) through a kernel table per vCPU.
      */
     bool kernel;
+    /*
+     * x-espt-kernel-jumps=: with espt-kernel=on and espt-chain=on, kernel
+     * TBs whose code the kernel table maps also chain across guest pages
+     * and look indirect targets up inline, in the kernel table's jump
+     * cache (invariant 19); off leaves them to the lookup helper.
+     */
+    bool kernel_jumps;
     /* The x- properties: tuning and test knobs, not a stable interface. */
     bool check;                 /* x-espt-check: ESPT checks itself */
     uint32_t chain_key_start;   /* x-espt-chain-key-start: keys run out */
@@ -302,24 +309,32 @@ void espt_register_target(const EsptTargetOps *ops);
  * in the high half, the TB's signed offset from @base, an address in the
  * TCG code buffer (at most 2 GiB on x86-64 hosts, so any TB is within
  * reach).  Half the size of CPUJumpCache's PC + pointer pairs, so the
- * lookup's hottest table takes half the host's data cache.
+ * lookup's hottest table takes half the host's data cache.  A user
+ * table's has 1 << ESPT_JC_BITS entries; the kernel table's, which every
+ * process's system calls share and which is rarely emptied, has
+ * 1 << ESPT_KJC_BITS (@mask is their number less one).
  */
 #define ESPT_JC_BITS 12
+#define ESPT_KJC_BITS 16
 typedef struct EsptJumpCache {
     uintptr_t base;
-    uint64_t entry[1 << ESPT_JC_BITS];
+    uint32_t mask;
+    uint64_t entry[];
 } EsptJumpCache;
 extern __thread EsptJumpCache *espt_thread_jc;
-/* Its hash: by address like user mode's, not by page like softmmu's. */
+/*
+ * Its hash, before the cache's mask: by address like user mode's, not by
+ * page like softmmu's.
+ */
 static inline uint32_t espt_jmp_cache_hash(uint64_t pc)
 {
-    return (pc ^ (pc >> ESPT_JC_BITS)) & ((1 << ESPT_JC_BITS) - 1);
+    return pc ^ (pc >> ESPT_JC_BITS);
 }
 static inline TranslationBlock *espt_jmp_cache_get(uint32_t hash,
                                                    uint64_t pc)
 {
     EsptJumpCache *jc = espt_thread_jc;
-    uint64_t e = qatomic_read(&jc->entry[hash]);
+    uint64_t e = qatomic_read(&jc->entry[hash & jc->mask]);
 
     if ((uint32_t)e != (uint32_t)pc || !e) {
         return NULL;
