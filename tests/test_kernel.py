@@ -110,10 +110,12 @@ def bad_options():
 def tlbiall_bare():
     """The kernel table survives a full TLB flush only while the
     descriptors its pages came from are unchanged (docs/espt.md,
-    invariant 18).  tests/bare/ktlb.c changes a section, a small page, a
-    first-level table (TTBR0) and a second-level table under global
-    kernel mappings, each followed by TLBIALL alone, and TLBIALLs with
-    nothing changed; it checks every read.  With espt=off and with the
+    invariant 18), and its jump cache keeps kernel code only while the
+    table maps it (invariant 19).  tests/bare/ktlb.c changes a section,
+    a small page, a first-level table (TTBR0), a second-level table and
+    a code page under global kernel mappings, each followed by TLBIALL
+    alone, and TLBIALLs with nothing changed; it checks every read and
+    every call.  With espt=off and with the
     kernel table under the checking mode: all pass, the same lines, and
     the unchanged TLBIALLs were survived.  Keeping the table unchecked
     (x-espt-test-break=kernel-keep) must fail the changed ones: the test
@@ -138,16 +140,31 @@ def tlbiall_bare():
             check(bad and all(("moved" in ln or "other" in ln) for ln in bad),
                   "the kernel table kept unchecked across TLBIALL went unseen: %s"
                   % summary)
-            print("    kept unchecked: %s" % summary[0], flush=True)
+            # The code page's old TB, still in the kernel table's jump
+            # cache: the calls return the old value, and the checking
+            # mode sees the jumps enter code of another physical page.
+            keep = parse_espt(r.hmp["info espt"])
+            check(any(ln.startswith("code moved") for ln in bad) and
+                  keep.get("check-jump-errors", 0) > 0,
+                  "the kernel's jump cache kept across TLBIALL went unseen: %s, "
+                  "check-jump-errors %s" % (summary[0], keep.get("check-jump-errors")))
+            print("    kept unchecked: %s; check-jump-errors %d"
+                  % (summary[0], keep["check-jump-errors"]), flush=True)
             continue
-        check(summary[0] == "KTLB-TEST passed 80 failed 0 OK",
+        check(summary[0] == "KTLB-TEST passed 104 failed 0 OK",
               "espt %s: %s\n%s" % (name, summary[0],
                                     "\n".join(ln for ln in lines if ln.endswith("FAIL"))))
         if name == "on":
             on = parse_espt(r.hmp["info espt"])
-            # No user code: no jumps to check, only the audits.
-            check(on.get("check-pages", 0) > 0 and on.get("check-page-errors", -1) == 0,
-                  "the checking mode did not audit, or found mismatches: %r" % on)
+            # No user code: the kernel's jumps and the audits.
+            check(on.get("check-pages", 0) > 0 and on.get("check-page-errors", -1) == 0 and
+                  on.get("check-jumps", 0) > 0 and on.get("check-jump-errors", -1) == 0,
+                  "the checking mode did not audit or check jumps, or found "
+                  "mismatches: %r" % on)
+            # The called code page, never read as data, went into the
+            # table for its jump cache.
+            check(on.get("kernel-jc-adds", 0) > 0 and on.get("kernel-code-maps", 0) > 0,
+                  "the kernel table's jump cache was not used: %r" % on)
             kept = on.get("kernel-flushes-kept", 0)
             full = on.get("kernel-flushes-all", 0)
             check(on.get("kernel-maps", 0) > 0 and kept >= 8 and full - kept >= 8 * 4,

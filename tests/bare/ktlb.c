@@ -10,7 +10,10 @@
  * first-level table, or points a first-level entry at another second-
  * level table, issues TLBIALL alone, and checks that the next read finds
  * the new page.  It also issues TLBIALL with nothing changed, which the
- * kernel table may survive.  It prints one line per check and a summary,
+ * kernel table may survive.  The same for code: a global small page
+ * whose function is called until the kernel table's jump cache serves
+ * the calls, then moved to another physical page holding another
+ * function (invariant 19).  It prints one line per check and a summary,
  * then powers the machine off through PSCI.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -25,6 +28,8 @@
 #define SEC_VA          0x10000000u     /* a section */
 #define PAGE_VA         0x20000000u     /* small pages */
 #define TABLE_VA        0x30000000u     /* under one of two L2 tables */
+#define CODE_VA         (PAGE_VA + 8 * 4096)    /* PAGE_PA(4) or (5) */
+#define CODE_L2         8
 
 #define ROUNDS          8
 
@@ -102,6 +107,37 @@ static void set_ttbr0(uint32_t *l1)
                  : : "r"((uint32_t)l1) : "memory");
 }
 
+static void icache_flush(void)
+{
+    asm volatile("dsb\n\t"
+                 "mcr p15, 0, %0, c7, c5, 0\n\t"    /* ICIALLU */
+                 "dsb\n\tisb" : : "r"(0) : "memory");
+}
+
+/* At @pa, a function returning @value (A32: mov r0, #value; bx lr). */
+static void write_function(uint32_t pa, uint32_t value)
+{
+    write32(pa, 0xe3a00000 | (value & 0xff));
+    write32(pa + 4, 0xe12fff1e);
+}
+
+/*
+ * Many calls of the function at CODE_VA from the same code, so that
+ * the calls and returns run through chained or inline-looked-up jumps:
+ * @want if every call returned it, else what the last returned.
+ */
+static uint32_t calls(uint32_t want)
+{
+    uint32_t (*fn)(void) = (uint32_t (*)(void))CODE_VA;
+    uint32_t i, same = 0, got = 0;
+
+    for (i = 0; i < 64; i++) {
+        got = fn();
+        same += got == want;
+    }
+    return same == 64 ? want : got;
+}
+
 /*
  * Many reads of @va by the same code, so that it runs translated, with
  * its accesses through the kernel table, before a change is made: the
@@ -129,6 +165,7 @@ static void setup_mmu(void)
     l1a[SEC_VA >> 20] = section(SEC_A_PA);
     l1a[PAGE_VA >> 20] = (uint32_t)l2a | 1;
     l1a[TABLE_VA >> 20] = (uint32_t)l2b | 1;
+    l2a[CODE_L2] = small_page(PAGE_PA(4));
     for (i = 0; i < 4; i++) {
         l2a[i] = small_page(PAGE_PA(i));
         l2b[i] = small_page(PAGE_PA(8 + i));
@@ -163,6 +200,9 @@ int main(void)
     for (i = 0; i < 16; i++) {
         write32(PAGE_PA(i), 0x100 + i);
     }
+    write_function(PAGE_PA(4), 0x1c);
+    write_function(PAGE_PA(5), 0x2c);
+    icache_flush();
     setup_mmu();
     puts_("KTLB-TEST start\n");
     for (r = 0; r < ROUNDS; r++) {
@@ -205,6 +245,17 @@ int main(void)
         l1a[TABLE_VA >> 20] = (uint32_t)l2b | 1;
         tlbiall();
         check("first L2 table", r, reads(TABLE_VA, 0x108), 0x108);
+
+        /* Code: nothing changed, then its page moved, then back. */
+        calls(0x1c);
+        tlbiall();
+        check("unchanged code", r, calls(0x1c), 0x1c);
+        l2a[CODE_L2] = small_page(PAGE_PA(5));
+        tlbiall();
+        check("code moved", r, calls(0x2c), 0x2c);
+        l2a[CODE_L2] = small_page(PAGE_PA(4));
+        tlbiall();
+        check("code back", r, calls(0x1c), 0x1c);
     }
     finish();
     return 0;
