@@ -131,9 +131,13 @@ bool espt_kernel_map_code(CPUState *cpu, EsptTable *t, vaddr addr)
         return false;
     }
     lg = full->lg_page_size;
+    if (!walk.exec || !walk.n ||
+        walk.phys != (full->phys_addr & TARGET_PAGE_MASK)) {
+        return false;
+    }
     qemu_mutex_lock(&espt.lock);
     ok = espt_map(t, addr & ~(vaddr)(ESPT_PAGE - 1), host, PROT_READ, lg,
-                  attrs) && !t->stale;
+                  attrs | ESPT_ATTR_EXEC) && !t->stale;
     qemu_mutex_unlock(&espt.lock);
     if (ok) {
         qatomic_inc(&espt_stats.kernel_code_maps);
@@ -217,9 +221,14 @@ static void espt_fault(CPUState *cpu, EsptTable *t, vaddr addr,
             prot |= PROT_WRITE;
         }
     }
-    if (t->asid == ESPT_KTABLE &&
-        !espt_kernel_page_ok(cpu, t, addr, is_write, &attrs, &walk)) {
-        espt_fallback(cpu, retaddr);
+    if (t->asid == ESPT_KTABLE) {
+        if (!espt_kernel_page_ok(cpu, t, addr, is_write, &attrs, &walk)) {
+            espt_fallback(cpu, retaddr);
+        }
+        /* Its jump cache may take TBs of the page (invariant 19). */
+        if (walk.exec && walk.n && walk.phys == (phys & TARGET_PAGE_MASK)) {
+            attrs |= ESPT_ATTR_EXEC;
+        }
     }
     qemu_mutex_lock(&espt.lock);
     if (!espt_map(t, addr & ~(vaddr)(ESPT_PAGE - 1), host, prot, lg,

@@ -191,22 +191,33 @@ typedef struct EsptTable {
  * bits 5:2 the kernel table's attrs of the page (EsptTargetOps.
  * kernel_page(); 0 in the ASIDs' tables), bit 6 set while the page is
  * dormant: still mapped on the host, but PROT_NONE since a full flush,
- * until a fault finds the same translation again (espt_kernel_sleep()).
+ * until a fault finds the same translation again (espt_kernel_sleep()),
+ * bit 7 set if the kernel table's walk of it said the kernel may fetch
+ * from it (espt_map()'s attrs had ESPT_ATTR_EXEC).
  */
 #define ESPT_PV_MAPPED      1
 #define ESPT_PV_WRITABLE    2
 #define ESPT_PV_ATTRS_SHIFT 2
 #define ESPT_PV_ATTRS       (15 << ESPT_PV_ATTRS_SHIFT)
 #define ESPT_PV_DORMANT     64
+#define ESPT_PV_EXEC        128
 #define ESPT_PV_FLAGS       (ESPT_PV_MAPPED | ESPT_PV_WRITABLE | \
-                             ESPT_PV_ATTRS | ESPT_PV_DORMANT)
+                             ESPT_PV_ATTRS | ESPT_PV_DORMANT | ESPT_PV_EXEC)
+/* In espt_map()'s attrs, beside the target's 4 bits: ESPT_PV_EXEC. */
+#define ESPT_ATTR_EXEC      16
 
 static inline gpointer espt_page_val(ram_addr_t ram, bool writable,
                                      unsigned attrs)
 {
     return (gpointer)(uintptr_t)(ram | ESPT_PV_MAPPED |
                                  (writable ? ESPT_PV_WRITABLE : 0) |
-                                 ((attrs & 15) << ESPT_PV_ATTRS_SHIFT));
+                                 ((attrs & 15) << ESPT_PV_ATTRS_SHIFT) |
+                                 (attrs & ESPT_ATTR_EXEC ? ESPT_PV_EXEC : 0));
+}
+
+static inline bool espt_page_exec(gpointer v)
+{
+    return (uintptr_t)v & ESPT_PV_EXEC;
 }
 
 static inline ram_addr_t espt_page_ram(gpointer v)

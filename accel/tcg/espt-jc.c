@@ -68,7 +68,8 @@ void espt_kernel_jc_drop(EsptTable *t)
 
 /*
  * Whether the kernel table @t maps, awake, every page of @tb's code (at
- * @pc) to the RAM the TB was translated from; a page it does not map yet,
+ * @pc) to the RAM the TB was translated from, by a walk that let the
+ * kernel fetch from it (ESPT_PV_EXEC); a page it does not map yet,
  * or holds dormant since a full flush, it may map now
  * (espt_kernel_map_code()).  Those translations are
  * global and watched (espt-kwatch.c): the table keeps them exactly as
@@ -89,7 +90,7 @@ static bool espt_kernel_code_mapped(CPUState *cpu, EsptTable *t,
             espt_kernel_map_code(cpu, t, vpage)) {
             v = g_hash_table_lookup(t->pages, ESPT_VKEY(vpage));
         }
-        if (!v || espt_page_dormant(v) ||
+        if (!v || espt_page_dormant(v) || !espt_page_exec(v) ||
             espt_page_ram(v) != (ram[i] & ~(tb_page_addr_t)(ESPT_PAGE - 1))) {
             return false;
         }

@@ -226,6 +226,7 @@ typedef struct EsptWalk {
     int n;
     uint64_t phys;              /* the page's guest physical address */
     bool writable;
+    bool exec;                  /* the walk's privilege may fetch from it */
     struct {
         void *host;
         uint64_t val;

@@ -136,6 +136,7 @@ static bool espt_arm_kernel_page(CPUState *cs, vaddr addr, bool is_write,
         }
         walk->phys = res.f.phys_addr & TARGET_PAGE_MASK;
         walk->writable = !fault && (res.f.prot & PAGE_WRITE);
+        walk->exec = !fault && (res.f.prot & PAGE_EXEC);
     }
     if (fault) {
         return false;
