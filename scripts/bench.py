@@ -65,11 +65,13 @@ KERNEL_DESC = {"arm64": "Debian's arm64 kernel, 4 KiB pages, 48-bit VA",
                              "(tests/guest/kernel-va39.sh), 4 KiB pages"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MODES = ("softmmu", "espt", "user")
-# Only when asked for (-m): ESPT without chained jumps across pages.  The
+# Only when asked for (-m): ESPT without chained jumps across pages, and
+# kernel ESPT without the kernel table's jump cache (knojump).  The
 # default adds kespt, ESPT serving the guest kernel too (espt-kernel=on,
 # armhf only).
-EXTRA_MODES = ("nochain", "kespt")
-ESPT_MODES = ("espt", "nochain", "kespt")
+EXTRA_MODES = ("nochain", "kespt", "knojump")
+ESPT_MODES = ("espt", "nochain", "kespt", "knojump")
+KERNEL_MODES = ("kespt", "knojump")
 KNOWN_BASES = ("7.2", "10.0")
 
 
@@ -116,6 +118,8 @@ def accel_args(b, mode, isa="armhf"):
         return ["-accel", "tcg,espt=on,espt-chain=off"]
     if mode == "kespt":
         return ["-accel", "tcg,espt=on,espt-kernel=on"]
+    if mode == "knojump":
+        return ["-accel", "tcg,espt=on,espt-kernel=on,x-espt-kernel-jumps=off"]
     return ["-accel", "tcg,espt=off"] if bins(b, isa)["espt"] else []
 
 
@@ -298,7 +302,9 @@ def ratios(bases):
                 ("kernel_speedup" + sfx, "kernel ESPT speedup" + lab,
                  col(b, "softmmu", bases), col(b, "kespt", bases)),
                 ("kernel_gain" + sfx, "kernel ESPT gain" + lab, col(b, "espt", bases),
-                 col(b, "kespt", bases))]
+                 col(b, "kespt", bases)),
+                ("kernel_jump_gain" + sfx, "kernel jumps gain" + lab,
+                 col(b, "knojump", bases), col(b, "kespt", bases))]
     for old, new in zip(bases, bases[1:]):
         for m in MODES:
             out.append(("%s_%s_over_%s" % (m, new, old), "%s %s / %s" % (m, new, old),
@@ -360,7 +366,7 @@ def plot(rows, cols, path, title):
     fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(names) * max(1, len(cols) / 3) + 2), 4.8))
     width = 0.8 / len(cols)
     colors = {"softmmu": "#c0504d", "espt": "#4f81bd", "user": "#9bbb59",
-              "nochain": "#8064a2", "kespt": "#f79646"}
+              "nochain": "#8064a2", "kespt": "#f79646", "knojump": "#4bacc6"}
     ref = cols[0][0]           # the first base's softmmu (or first column)
     for i, (c, b, m) in enumerate(cols):
         ys = [(r.get(c) / r[ref]) if r.get(c) and r.get(ref) else 0 for r in rows]
@@ -436,7 +442,9 @@ def main():
     ap.add_argument("-m", "--modes", default="auto",
                     help="comma-separated modes among softmmu,espt,kespt,user (default: all "
                          "available; kespt is ESPT with espt-kernel=on, armhf only), "
-                         "and nochain: ESPT with espt-chain=off, for what chaining adds")
+                         "and nochain: ESPT with espt-chain=off, for what chaining adds, "
+                         "and knojump: kespt with x-espt-kernel-jumps=off, for what "
+                         "the kernel table's jump cache adds")
     ap.add_argument("--tiny", action="store_true",
                     help="tiny inputs (the make check configuration)")
     ap.add_argument("-b", "--bases", default="",
@@ -545,7 +553,7 @@ def main():
     # turn; named with the base when that ISA runs on several.
     isa_cols = {isa: [(col(b, m, bs), b, m) for b in bs for m in modes
                       if (m not in ESPT_MODES or bins(b, isa)["espt"])
-                      and (m != "kespt" or isa == "armhf")]
+                      and (m not in KERNEL_MODES or isa == "armhf")]
                 for isa, bs in isa_bases.items()}
 
     os.makedirs(args.out, exist_ok=True)
