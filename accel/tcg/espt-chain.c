@@ -31,10 +31,8 @@
 #include "tcg/tcg.h"
 #include "tcg/tcg-op.h"
 #include "espt-internal.h"
-#ifdef CF_PCREL
 #include "tb-hash.h"
 #include "tb-jmp-cache.h"
-#endif
 /*
  * ESPT's TCG helpers (exec/espt-helper.h) are the accelerator's.  Since
  * 8.1 a set of helpers is declared and registered on its own, as here;
@@ -363,15 +361,24 @@ bool espt_gen_chain(DisasContextBase *db, uint64_t dest)
 static const TranslationBlock *espt_kernel_jc_fill(CPUState *cpu, vaddr pc,
                                                    const void *code)
 {
-#ifdef CF_PCREL
     CPUJumpCache *jc = cpu->tb_jmp_cache;
     uint32_t h = tb_jmp_cache_hash_func(pc);
-    TranslationBlock *tb = qatomic_read(&jc->array[h].tb);
     EsptJumpCache *kjc = espt_thread_jc;
+    TranslationBlock *tb;
     uint64_t e;
 
-    if (!tb || jc->array[h].pc != pc || tb->tc.ptr != code ||
-        !(tb_cflags(tb) & CF_ESPT_KERN)) {
+#ifdef CF_PCREL
+    tb = qatomic_read(&jc->array[h].tb);
+    if (!tb || jc->array[h].pc != pc) {
+        return NULL;
+    }
+#else
+    tb = tb_jmp_cache_get_tb(jc, h);
+    if (!tb || tb_jmp_cache_get_pc(jc, h, tb) != pc) {
+        return NULL;
+    }
+#endif
+    if (tb->tc.ptr != code || !(tb_cflags(tb) & CF_ESPT_KERN)) {
         return NULL;
     }
     h = espt_kjc_hash(pc, tb->flags, tb->cs_base) & kjc->mask;
@@ -385,7 +392,6 @@ static const TranslationBlock *espt_kernel_jc_fill(CPUState *cpu, vaddr pc,
         kjc->base + (int32_t)(e >> 32) == (uintptr_t)tb) {
         return tb;
     }
-#endif
     return NULL;
 }
 

@@ -545,14 +545,13 @@ static inline void espt_jumps_rekey(EsptTable *t)
 
 /*
  * Whether CF_ESPT_KERN TBs chain and look up inline through the kernel
- * table's jump cache (invariant 19).  Only where the target's TBs are
- * PC-relative by a cflags bit that they can do without (8.0's CF_PCREL):
- * a chained jump must lead to one virtual address.
+ * table's jump cache (invariant 19).  A chained jump must lead to one
+ * virtual address: they are keyed by virtual PC for it, as CF_ESPT TBs
+ * are (without 8.0's CF_PCREL; 7.2 keys every TB by virtual PC).
  */
 static inline bool espt_kernel_jumps(void)
 {
-    return ESPT_CF_PCREL && espt_cfg.chain && espt_cfg.kernel_jumps &&
-           espt_kernel_mmu_idx >= 0;
+    return espt_cfg.chain && espt_cfg.kernel_jumps && espt_kernel_mmu_idx >= 0;
 }
 
 /*

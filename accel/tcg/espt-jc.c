@@ -115,8 +115,10 @@ bool espt_jmp_cache_add(CPUState *cpu, const TranslationBlock *tb,
     uint64_t e;
 
     if (kern) {
-        if (!espt_kernel_jumps() || !t || t->asid != ESPT_KTABLE ||
-            (tb_cflags(tb) & ESPT_CF_PCREL) ||
+        if (!espt_kernel_jumps()) {
+            return false;
+        }
+        if (!t || t->asid != ESPT_KTABLE || (tb_cflags(tb) & ESPT_CF_PCREL) ||
             !espt_kernel_code_mapped(cpu, t, tb, pc)) {
             qatomic_inc(&espt_stats.kernel_jc_refused);
             return false;
