@@ -352,10 +352,11 @@ bool espt_gen_chain(DisasContextBase *db, uint64_t dest)
 /*
  * A kernel TB's chained jump or inline lookup missed the kernel table's
  * jump cache, and the lookup helper returned @code for @pc.  It got it
- * from cpu->tb_jmp_cache, where it also leaves what it found in the TB
- * hash table; that cache is emptied by every context switch, and its
- * hits do not fill the kernel table's.  So take the TB from there, and
- * return it if the kernel table's cache holds it now (put there if
+ * from the kernel table's cache (a link not made yet), or else from
+ * cpu->tb_jmp_cache, where it also leaves what it found in the TB hash
+ * table; that cache is emptied by every context switch, and its hits do
+ * not fill the kernel table's.  So take the TB from there, and return it
+ * if the kernel table's cache holds it now (put there if
  * espt_jmp_cache_add() admits it), else NULL.
  */
 static const TranslationBlock *espt_kernel_jc_fill(CPUState *cpu, vaddr pc,
@@ -365,7 +366,17 @@ static const TranslationBlock *espt_kernel_jc_fill(CPUState *cpu, vaddr pc,
     uint32_t h = tb_jmp_cache_hash_func(pc);
     EsptJumpCache *kjc = espt_thread_jc;
     TranslationBlock *tb;
+    espt_tb_pc_t now;
+    espt_tb_cs_t cs;
+    uint32_t f;
     uint64_t e;
+
+    /* The lookup left the vCPU's state as the target TB starts in it. */
+    cpu_get_tb_cpu_state(espt_cpu_env(cpu), &now, &cs, &f);
+    tb = espt_kernel_jmp_cache_get(CF_ESPT_KERN, pc, f, cs);
+    if (tb && now == pc && tb->tc.ptr == code) {
+        return tb;
+    }
 
 #ifdef CF_PCREL
     tb = qatomic_read(&jc->array[h].tb);

@@ -478,17 +478,6 @@ void espt_map_large(CPUState *cpu, EsptTable *t, vaddr addr,
                     int prot, unsigned lg, unsigned attrs, uintptr_t retaddr);
 bool espt_set_gs(EsptTable *t);
 
-/*
- * The kernel table's jump cache hashes the TB flags in too: the same
- * kernel code runs under more than one (on Arm, FPEXC.EN follows the
- * thread that owns the FPU, and each value has its own TBs).
- */
-static inline uint32_t espt_kjc_hash(uint64_t pc, uint32_t flags,
-                                     uint64_t cs_base)
-{
-    return espt_jmp_cache_hash(pc) ^ flags ^ (uint32_t)cs_base;
-}
-
 /* espt-jc.c */
 void espt_jc_init(EsptTable *t);
 void espt_jc_empty(EsptTable *t);

@@ -316,7 +316,7 @@ void espt_register_target(const EsptTargetOps *ops);
  * 1 << ESPT_KJC_BITS (@mask is their number less one).
  */
 #define ESPT_JC_BITS 12
-#define ESPT_KJC_BITS 16
+#define ESPT_KJC_BITS 18
 typedef struct EsptJumpCache {
     uintptr_t base;
     uint32_t mask;
@@ -337,6 +337,40 @@ static inline TranslationBlock *espt_jmp_cache_get(uint32_t hash,
     EsptJumpCache *jc = espt_thread_jc;
     uint64_t e = qatomic_read(&jc->entry[hash & jc->mask]);
 
+    if ((uint32_t)e != (uint32_t)pc || !e) {
+        return NULL;
+    }
+    return (TranslationBlock *)(jc->base + (int32_t)(e >> 32));
+}
+/*
+ * The kernel table's jump cache hashes the TB flags in too: the same
+ * kernel code runs under more than one (on Arm, FPEXC.EN follows the
+ * thread that owns the FPU, and each value has its own TBs).
+ */
+static inline uint32_t espt_kjc_hash(uint64_t pc, uint32_t flags,
+                                     uint64_t cs_base)
+{
+    return espt_jmp_cache_hash(pc) ^ flags ^ (uint32_t)cs_base;
+}
+/*
+ * For a lookup with @cflags: a CF_ESPT_KERN TB the kernel table's jump
+ * cache (the thread's current one in kernel mode) holds for @pc, @flags
+ * and @cs_base, or NULL.  The caller still compares flags, cs_base and
+ * cflags, as for any cache hit.
+ */
+static inline TranslationBlock *espt_kernel_jmp_cache_get(uint32_t cflags,
+                                                          uint64_t pc,
+                                                          uint32_t flags,
+                                                          uint64_t cs_base)
+{
+    EsptJumpCache *jc = espt_thread_jc;
+    uint64_t e;
+
+    if (!(cflags & CF_ESPT_KERN) || !jc) {
+        return NULL;
+    }
+    e = qatomic_read(&jc->entry[espt_kjc_hash(pc, flags, cs_base) &
+                                jc->mask]);
     if ((uint32_t)e != (uint32_t)pc || !e) {
         return NULL;
     }
@@ -392,6 +426,13 @@ static inline bool espt_jmp_cache_add(CPUState *cpu,
                                       const TranslationBlock *tb, uint64_t pc)
 {
     return false;
+}
+static inline TranslationBlock *espt_kernel_jmp_cache_get(uint32_t cflags,
+                                                          uint64_t pc,
+                                                          uint32_t flags,
+                                                          uint64_t cs_base)
+{
+    return NULL;
 }
 static inline uint32_t espt_jmp_cache_hash(uint64_t pc)
 {
