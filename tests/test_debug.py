@@ -110,12 +110,14 @@ def free_port():
     return port
 
 
-def gdb_running(mode, acc, loop, timeout=30):
-    """Boot brk.elf in loop mode `loop` (1 quiet, 2 timer) with a gdbstub
-    and no -S; once it says it is warmed up, attach gdb, `break *f`,
+def gdb_running(mode, acc, loop, timeout=30, elf=BRK_ELF, ready="BRK-LOOP",
+                tag=None):
+    """Boot `elf` (brk.elf, or ktlb.elf for kernel code) in loop mode
+    `loop` (brk.elf: 1 quiet, 2 timer) with a gdbstub and no -S; once it
+    says it is warmed up ("`ready` ready f ADDR"), attach gdb, `break *f`,
     `continue`.  Returns (f, gdb's output or None on timeout, seconds to
     the stop, 'info espt' before attaching, console)."""
-    tag = "espt/brk-gdb-running-%s-%s" % ({1: "quiet", 2: "timer"}[loop], mode)
+    tag = tag or "espt/brk-gdb-running-%s-%s" % ({1: "quiet", 2: "timer"}[loop], mode)
     d = os.path.join(BUILD, "tests")
     os.makedirs(LOGS, exist_ok=True)
     console = os.path.join(d, tag.replace("/", "_") + ".console")
@@ -124,7 +126,7 @@ def gdb_running(mode, acc, loop, timeout=30):
         if os.path.exists(p):
             os.unlink(p)
     port = free_port()
-    q = subprocess.Popen([QEMU, "-M", "virt", "-m", "256", "-kernel", BRK_ELF,
+    q = subprocess.Popen([QEMU, "-M", "virt", "-m", "256", "-kernel", elf,
                           "-display", "none", "-no-reboot", "-serial", "file:" + console,
                           "-monitor", "unix:%s,server=on,wait=off" % mon,
                           "-gdb", "tcp:127.0.0.1:%d" % port,
@@ -134,13 +136,13 @@ def gdb_running(mode, acc, loop, timeout=30):
                          stderr=subprocess.STDOUT)
     try:
         text, t0 = "", time.monotonic()
-        while "BRK-LOOP ready" not in text and time.monotonic() - t0 < 60:
+        while ready + " ready" not in text and time.monotonic() - t0 < 60:
             check(q.poll() is None, "espt=%s: QEMU exited with %s" % (mode, q.returncode))
             time.sleep(0.1)
             if os.path.exists(console):
                 with open(console, errors="replace") as f:
                     text = f.read()
-        m = re.search(r"BRK-LOOP ready f (0x[0-9a-f]+)", text)
+        m = re.search(ready + r" ready f (0x[0-9a-f]+)", text)
         check(m, "espt=%s: the loop never said it was ready:\n%s" % (mode, text[-1500:]))
         f_addr = int(m.group(1), 16)
         # Let the loop run a while: every jump in it is linked by now.
@@ -210,6 +212,59 @@ def _():
                 continue
             print("    %s: stopped at 0x%x after %.1f s (chain-links %s)"
                   % (name, f_addr, took, info.get("chain-links", "-")), flush=True)
+    check(not bad, "\n".join(bad))
+
+
+KTLB_ELF = os.path.join(GUEST, "bare", "ktlb.elf")
+
+
+@test("kernel/brk-gdb-running")
+def _():
+    """The same for kernel code with espt-kernel=on (invariant 19): ktlb.elf
+    in its loop mode calls a function on another global page at PL1
+    forever, IRQs masked, with a spin loop between calls, its calls and
+    returns looked up inline through the kernel table's jump cache; gdb
+    attaches to the running guest, `break *f`, `continue`: the stop must
+    come at f in Supervisor mode within 30 s, as with espt=off.  With
+    the breakpoint rule broken on purpose (x-espt-test-break=breakpoints)
+    no stop comes in 10 s: what this test stops in is that rule."""
+    if not shutil.which("gdb-multiarch"):
+        raise Skip("gdb-multiarch not installed (scripts/install-deps.sh installs it)")
+    check(os.path.exists(KTLB_ELF), "%s missing: run make guest" % KTLB_ELF)
+    kern = ["-accel", ON_ALL[1] + ",espt-kernel=on"]
+    broken = ["-accel", kern[1].replace("x-espt-check=on", "x-espt-check=off")
+              + ",x-espt-test-break=breakpoints"]
+    bad = []
+    for mode, acc, timeout in (("off", OFF, 30), ("on", kern, 30), ("broken", broken, 10)):
+        name = "kernel code, espt=%s" % mode
+        f_addr, out, took, info, text = gdb_running(
+            mode, acc, 1, timeout=timeout, elf=KTLB_ELF, ready="KTLB-LOOP",
+            tag="kernel/brk-gdb-running-%s" % mode)
+        if mode != "off":
+            check(info["on"] and info.get("kernel-jc-adds", 0) > 0 and
+                  info.get("kernel-code-maps", 0) > 0,
+                  "%s: the kernel table's jump cache was not used: %r" % (name, info))
+        if mode == "on" and "x-espt-check=on" in ON_OPTS:
+            check(info.get("check-jumps", 0) > 0 and info.get("check-jump-errors", -1) == 0,
+                  "%s: the checking mode did not check jumps, or found mismatches: %r"
+                  % (name, info))
+        if mode == "broken":
+            check(out is None, "%s: gdb stopped with the rule broken, so the test does "
+                  "not reach the kernel's jump cache:\n%s" % (name, (out or "")[-1000:]))
+            print("    %s: no stop in %.0f s (as it must)" % (name, took), flush=True)
+            continue
+        if out is None:
+            bad.append("%s: no stop at 0x%x within %.0f s (kernel-jc-adds %s)"
+                       % (name, f_addr, took, info.get("kernel-jc-adds")))
+            continue
+        pc = re.search(r"\$1 = (0x[0-9a-f]+)", out)
+        el = re.search(r"\$2 = (\d+)", out)
+        if not (pc and int(pc.group(1), 16) == f_addr and el and el.group(1) == "19"):
+            bad.append("%s: stopped, but not at f 0x%x in Supervisor mode:\n%s"
+                       % (name, f_addr, out[-1000:]))
+            continue
+        print("    %s: stopped at 0x%x after %.1f s (kernel-jc-adds %s)"
+              % (name, f_addr, took, info.get("kernel-jc-adds", "-")), flush=True)
     check(not bad, "\n".join(bad))
 
 

@@ -16,6 +16,12 @@
  * function (invariant 19).  It prints one line per check and a summary,
  * then powers the machine off through PSCI.
  *
+ * With a mode word of 1 at KTLB_MODE_PA (-device loader,addr=...,data=1,
+ * data-len=4) it instead warms the calls up, prints "KTLB-LOOP ready f"
+ * and the function's address, and calls it at PL1 forever, IRQs masked,
+ * with a spin loop between calls, for a debugger to attach to and stop
+ * at the function (tests/test_debug.py, kernel/brk-gdb-running).
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "bare.h"
@@ -32,6 +38,10 @@
 #define CODE_L2         8
 
 #define ROUNDS          8
+
+/* Where the host's loader device may put a mode word (not in the image). */
+#define KTLB_MODE_PA    0x40800000u
+#define MODE_LOOP       1
 
 static uint32_t l1a[4096] __attribute__((aligned(16384)));
 static uint32_t l1b[4096] __attribute__((aligned(16384)));
@@ -191,9 +201,29 @@ static void setup_mmu(void)
     asm volatile("mcr p15, 0, %0, c1, c0, 0\n\tisb" : : "r"(sctlr) : "memory");
 }
 
+/* Warm up, say so, then call the function forever: see the header. */
+static void __attribute__((noreturn)) loop(void)
+{
+    uint32_t (*volatile fn)(void) = (uint32_t (*)(void))CODE_VA;
+    uint32_t i;
+
+    calls(0x1c);
+    calls(0x1c);
+    puts_("KTLB-LOOP ready f ");
+    puthex(CODE_VA);
+    puts_("\n");
+    for (;;) {
+        for (i = 0; i < 1000; i++) {
+            asm volatile("" : : : "memory");
+        }
+        fn();
+    }
+}
+
 int main(void)
 {
     uint32_t i, r;
+    uint32_t mode = read32(KTLB_MODE_PA);
 
     write32(SEC_A_PA, 0xa);
     write32(SEC_B_PA, 0xb);
@@ -204,6 +234,9 @@ int main(void)
     write_function(PAGE_PA(5), 0x2c);
     icache_flush();
     setup_mmu();
+    if (mode == MODE_LOOP) {
+        loop();
+    }
     puts_("KTLB-TEST start\n");
     for (r = 0; r < ROUNDS; r++) {
         /* Nothing changed: the same pages after TLBIALL. */
