@@ -50,7 +50,7 @@ static uint32_t l2b[256] __attribute__((aligned(1024)));
 static uint32_t l2c[256] __attribute__((aligned(1024)));
 
 uint32_t pabt_resume;
-static volatile uint32_t f_count;
+static volatile uint32_t f_count;       /* the abort handler counts */
 static int passed, failed;
 
 void record_fault(uint32_t fsr, uint32_t far, uint32_t kind)
@@ -204,7 +204,7 @@ static void setup_mmu(void)
 /* Warm up, say so, then call the function forever: see the header. */
 static void __attribute__((noreturn)) loop(void)
 {
-    uint32_t (*volatile fn)(void) = (uint32_t (*)(void))CODE_VA;
+    uint32_t (*fn)(void) = (uint32_t (*)(void))CODE_VA;
     uint32_t i;
 
     calls(0x1c);
