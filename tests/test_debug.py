@@ -176,6 +176,20 @@ def gdb_running(mode, acc, loop, timeout=30, elf=BRK_ELF, ready="BRK-LOOP",
         q.wait()
 
 
+def stop_problem(name, f_addr, out, took, mode, what):
+    """Why gdb's output `out` (gdb_running()'s) is not a stop at f_addr
+    in CPSR mode `mode` (16 user, 19 Supervisor), or None if it is; `what`
+    is a counter for the message."""
+    if out is None:
+        return "%s: no stop at 0x%x within %.0f s (%s)" % (name, f_addr, took, what)
+    pc = re.search(r"\$1 = (0x[0-9a-f]+)", out)
+    el = re.search(r"\$2 = (\d+)", out)
+    if not (pc and int(pc.group(1), 16) == f_addr and el and el.group(1) == str(mode)):
+        return "%s: stopped, but not at f 0x%x in %s mode:\n%s" % (
+            name, f_addr, {16: "user", 19: "Supervisor"}[mode], out[-1000:])
+    return None
+
+
 @test("espt/brk-gdb-running")
 def _():
     """gdb attached to a running guest: tests/bare/brk.c's loop mode calls
@@ -200,15 +214,10 @@ def _():
             f_addr, out, took, info, text = gdb_running(mode, acc, loop)
             if mode == "on":
                 chained(info, mode)
-            if out is None:
-                bad.append("%s: no stop at 0x%x within %.0f s (chain-links %s)"
-                           % (name, f_addr, took, info.get("chain-links")))
-                continue
-            pc = re.search(r"\$1 = (0x[0-9a-f]+)", out)
-            el = re.search(r"\$2 = (\d+)", out)
-            if not (pc and int(pc.group(1), 16) == f_addr and el and el.group(1) == "16"):
-                bad.append("%s: stopped, but not at f 0x%x in user mode:\n%s"
-                           % (name, f_addr, out[-1000:]))
+            why = stop_problem(name, f_addr, out, took, 16,
+                               "chain-links %s" % info.get("chain-links"))
+            if why:
+                bad.append(why)
                 continue
             print("    %s: stopped at 0x%x after %.1f s (chain-links %s)"
                   % (name, f_addr, took, info.get("chain-links", "-")), flush=True)
@@ -253,15 +262,10 @@ def _():
                   "not reach the kernel's jump cache:\n%s" % (name, (out or "")[-1000:]))
             print("    %s: no stop in %.0f s (as it must)" % (name, took), flush=True)
             continue
-        if out is None:
-            bad.append("%s: no stop at 0x%x within %.0f s (kernel-jc-adds %s)"
-                       % (name, f_addr, took, info.get("kernel-jc-adds")))
-            continue
-        pc = re.search(r"\$1 = (0x[0-9a-f]+)", out)
-        el = re.search(r"\$2 = (\d+)", out)
-        if not (pc and int(pc.group(1), 16) == f_addr and el and el.group(1) == "19"):
-            bad.append("%s: stopped, but not at f 0x%x in Supervisor mode:\n%s"
-                       % (name, f_addr, out[-1000:]))
+        why = stop_problem(name, f_addr, out, took, 19,
+                           "kernel-jc-adds %s" % info.get("kernel-jc-adds"))
+        if why:
+            bad.append(why)
             continue
         print("    %s: stopped at 0x%x after %.1f s (kernel-jc-adds %s)"
               % (name, f_addr, took, info.get("kernel-jc-adds", "-")), flush=True)
