@@ -41,7 +41,7 @@ static G_NORETURN void espt_fallback(CPUState *cpu, uintptr_t retaddr)
          * time would cost a host fault.  It is translated again with its
          * accesses on softmmu.  Not counted for the cold periods.
          */
-        espt_kernel_avoid_tb(retaddr);
+        espt_kernel_avoid_tb(cpu, retaddr);
     } else {
         espt_count_fallback(cpu);
     }

@@ -60,6 +60,7 @@ void espt_settings_init(EsptSettings *s)
         .adaptive = true,
         .chain = true,
         .kernel_jumps = true,
+        .kernel_guard = true,
         .chain_key_start = 1,
         .new_as_us = ESPT_NEW_AS_US,
         .cold_us = ESPT_COLD_US,
@@ -91,6 +92,7 @@ ESPT_BOOL_PROP(adaptive)
 ESPT_BOOL_PROP(chain)
 ESPT_BOOL_PROP(kernel)
 ESPT_BOOL_PROP(kernel_jumps)
+ESPT_BOOL_PROP(kernel_guard)
 ESPT_BOOL_PROP(check)
 ESPT_BOOL_PROP(test_no_target)
 
@@ -236,6 +238,12 @@ void espt_accel_class_init(ObjectClass *oc, ptrdiff_t offset)
         "With espt-kernel=on: chain the guest kernel's code across guest "
         "pages and look its indirect branch targets up inline where the "
         "kernel table maps that code (default on; needs espt-chain)");
+    object_class_property_add_bool(oc, "x-espt-kernel-guard",
+        espt_prop_get_kernel_guard, espt_prop_set_kernel_guard);
+    object_class_property_set_description(oc, "x-espt-kernel-guard",
+        "With espt-kernel=on: a kernel TB that met a page that must stay "
+        "on softmmu keeps its accesses of the kernel's linear map on the "
+        "host MMU (default on; off sends all its accesses to softmmu)");
     object_class_property_add_bool(oc, "x-espt-check",
         espt_prop_get_check, espt_prop_set_check);
     object_class_property_set_description(oc, "x-espt-check",

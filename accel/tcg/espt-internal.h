@@ -350,7 +350,7 @@ typedef struct EsptStats {
     uint64_t kernel_revalidated, kernel_cold_periods;
     uint64_t kernel_flush_kept, kernel_watch_broken;
     uint64_t kernel_jc_adds, kernel_jc_refused, kernel_jc_dropped;
-    uint64_t kernel_code_maps;
+    uint64_t kernel_code_maps, kernel_tbs_guarded;
 } EsptStats;
 extern EsptStats espt_stats;
 
@@ -584,8 +584,21 @@ char **espt_check_first_mismatches(int *n);
 /* espt-policy.c */
 void espt_count_fault(CPUState *cpu, EsptCpu *c);
 void espt_kernel_count_sleep(CPUState *cpu, EsptCpu *c);
-/* The kernel TB that ran into @retaddr accesses through softmmu from now. */
-void espt_kernel_avoid_tb(uintptr_t retaddr);
+/*
+ * The kernel TB that ran into @retaddr accesses through softmmu from now:
+ * outside the kernel's block-mapped range, or everywhere if it was so
+ * guarded already.
+ */
+void espt_kernel_avoid_tb(CPUState *cpu, uintptr_t retaddr);
+/*
+ * The kernel table maps a page of a guest block [@start, @end), under
+ * espt.lock.
+ */
+void espt_kernel_note_block(uint64_t start, uint64_t end);
+/* The guarded kernel TBs' range as it is now ('info espt'). */
+void espt_kernel_guard_get(uint64_t *lo, uint64_t *len);
+/* The kernel table was emptied: walk for that range again.  Locked. */
+void espt_kernel_guard_stale(void);
 void espt_count_fallback(CPUState *cpu);
 
 /* espt-fault.c */

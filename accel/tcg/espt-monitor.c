@@ -69,6 +69,7 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->kernel_flushes_all = qatomic_read(&espt_stats.kernel_flush_all);
     info->kernel_revoked = qatomic_read(&espt_stats.kernel_revoked);
     info->kernel_tbs_avoided = qatomic_read(&espt_stats.kernel_tbs_avoided);
+    info->kernel_tbs_guarded = qatomic_read(&espt_stats.kernel_tbs_guarded);
     info->kernel_not_global = qatomic_read(&espt_stats.kernel_not_global);
     info->kernel_refaulted = qatomic_read(&espt_stats.kernel_refaulted);
     info->kernel_revalidated = qatomic_read(&espt_stats.kernel_revalidated);
@@ -79,6 +80,10 @@ EsptInfo *qmp_query_espt(Error **errp)
     info->kernel_jc_refused = qatomic_read(&espt_stats.kernel_jc_refused);
     info->kernel_jc_dropped = qatomic_read(&espt_stats.kernel_jc_dropped);
     info->kernel_code_maps = qatomic_read(&espt_stats.kernel_code_maps);
+    if (info->kernel) {
+        espt_kernel_guard_get(&info->kernel_guard_start,
+                              &info->kernel_guard_size);
+    }
     info->inhibited = g_strdup(qatomic_read(&espt_inhibited));
     ESPT_QAPI_SET_HAS(info, inhibited, info->inhibited != NULL);
     info->tb_cache_misses = 0;
@@ -171,6 +176,7 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "kernel-flushes-all", i->kernel_flushes_all },
         { "kernel-revoked", i->kernel_revoked },
         { "kernel-tbs-avoided", i->kernel_tbs_avoided },
+        { "kernel-tbs-guarded", i->kernel_tbs_guarded },
         { "kernel-not-global", i->kernel_not_global },
         { "kernel-refaulted", i->kernel_refaulted },
         { "kernel-revalidated", i->kernel_revalidated },
@@ -181,6 +187,8 @@ void hmp_info_espt(Monitor *mon, const QDict *qdict)
         { "kernel-jc-refused", i->kernel_jc_refused },
         { "kernel-jc-dropped", i->kernel_jc_dropped },
         { "kernel-code-maps", i->kernel_code_maps },
+        { "kernel-guard-start", i->kernel_guard_start },
+        { "kernel-guard-size", i->kernel_guard_size },
     };
     const struct {
         const char *name;

@@ -111,11 +111,110 @@ static bool espt_table_usable(EsptTable *t)
 /*
  * Kernel TBs that ESPT saw fault on a page that must stay on softmmu (I/O,
  * a user page, a page the guest keeps remapping, code): guest physical
- * address of the TB's start -> 1, under espt.lock.  Their retranslations
- * access through softmmu (espt_seg_mmu_idx()).  Kernel code is global,
- * so its physical address names it in every address space.
+ * address of the TB's start -> ESPT_KTB_GUARD or ESPT_KTB_AVOID, under
+ * espt.lock.  Kernel code is global, so its physical address names it in
+ * every address space.  The first such fault makes the TB's
+ * retranslation guarded: its accesses inside the kernel's block-mapped
+ * range (espt_kernel_note_block(), the linear map) still go through the
+ * kernel table, the others through softmmu (espt_seg_guard()).  The
+ * kernel's shared copy and clear routines meet user pages, device
+ * registers and kmap's fixmap slots through some callers and the linear
+ * map through most.  A fault of a TB already guarded (its access inside
+ * the range met such a page) makes it avoided: every access through
+ * softmmu (espt_seg_mmu_idx()).
  */
+enum { ESPT_KTB_GUARD = 1, ESPT_KTB_AVOID = 2 };
 static GHashTable *espt_kernel_avoid;
+
+/*
+ * The guard's range.  Its seeds are the 1 MiB granules of the 32-bit
+ * guest VA space in which the kernel table mapped a page of a block
+ * (section, LPAE block): their densest cluster, where granules less
+ * than ESPT_KGUARD_GAP apart belong to one cluster.  On Linux that is
+ * the linear map; the cluster keeps out the identity maps at RAM's
+ * physical address that the decompressor and the kernel's boot use,
+ * which would otherwise stretch the range over user space.  The range
+ * is that cluster grown over the granules next to it that a walk finds
+ * mapped as global blocks (the kernel table maps only what the kernel
+ * touched), so that a TB, which keeps the range it was guarded with,
+ * gets the whole linear map.  A cluster whose first granule no longer
+ * walks to a global block (the decompressor's) is dropped.  Computed
+ * again after a new seed or a full flush the kernel table did not
+ * survive (espt_kernel_guard_stale()); under espt.lock.
+ */
+#define ESPT_KGUARD_GRANULES    4096
+#define ESPT_KGUARD_GAP         256     /* granules: 256 MiB */
+static DECLARE_BITMAP(espt_kblocks, ESPT_KGUARD_GRANULES);
+static bool espt_kguard_valid;
+static uint64_t espt_kguard_lo, espt_kguard_len;
+
+/* The seeds' densest cluster, [*first, *last]; false if there is none. */
+static bool espt_kernel_cluster(unsigned long *first, unsigned long *last)
+{
+    unsigned long g, f = 0, l = 0, n = 0, best = 0;
+
+    for (g = find_first_bit(espt_kblocks, ESPT_KGUARD_GRANULES);
+         g < ESPT_KGUARD_GRANULES;
+         g = find_next_bit(espt_kblocks, ESPT_KGUARD_GRANULES, g + 1)) {
+        if (n && g - l >= ESPT_KGUARD_GAP) {
+            n = 0;
+        }
+        if (!n) {
+            f = g;
+        }
+        l = g;
+        if (++n > best) {
+            best = n;
+            *first = f;
+            *last = l;
+        }
+    }
+    return best;
+}
+
+/* Whether the kernel's walk maps granule @g as a global block. */
+static bool espt_kernel_block_at(CPUState *cpu, int64_t g)
+{
+    EsptWalk walk;
+    unsigned attrs;
+
+    return espt_ops->kernel_page(cpu, (vaddr)g << 20, false, &attrs, &walk) &&
+           walk.lg >= 20;
+}
+
+static void espt_kernel_guard_range(CPUState *cpu)
+{
+    unsigned long first, last;
+    int64_t lo, hi;
+
+    espt_kguard_valid = true;
+    espt_kguard_len = 0;
+    while (espt_kernel_cluster(&first, &last)) {
+        if (!espt_kernel_block_at(cpu, first)) {
+            bitmap_clear(espt_kblocks, first, last + 1 - first);
+            continue;
+        }
+        for (lo = first; lo > 0 && espt_kernel_block_at(cpu, lo - 1); lo--) {
+            continue;
+        }
+        for (hi = last + 1; hi < ESPT_KGUARD_GRANULES &&
+             espt_kernel_block_at(cpu, hi); hi++) {
+            continue;
+        }
+        espt_kguard_lo = (uint64_t)lo << 20;
+        espt_kguard_len = (uint64_t)(hi - lo) << 20;
+        return;
+    }
+}
+
+static unsigned espt_kernel_tb_state(uint64_t phys_pc)
+{
+    if (!espt_kernel_avoid) {
+        return 0;
+    }
+    return GPOINTER_TO_UINT(g_hash_table_lookup(espt_kernel_avoid,
+                                                ESPT_VKEY(phys_pc)));
+}
 
 bool espt_kernel_tb_ok(uint64_t phys_pc)
 {
@@ -125,16 +224,59 @@ bool espt_kernel_tb_ok(uint64_t phys_pc)
         return false;           /* not in RAM: it could not be named */
     }
     qemu_mutex_lock(&espt.lock);
-    ok = !espt_kernel_avoid ||
-         !g_hash_table_contains(espt_kernel_avoid, ESPT_VKEY(phys_pc));
+    ok = espt_kernel_tb_state(phys_pc) != ESPT_KTB_AVOID;
     qemu_mutex_unlock(&espt.lock);
     return ok;
 }
 
-void espt_kernel_avoid_tb(uintptr_t retaddr)
+void espt_seg_guard(uint32_t cflags, uint64_t phys_pc, uint64_t *lo,
+                    uint64_t *len)
+{
+    *lo = *len = 0;
+    if (!(cflags & CF_ESPT_KERN) || phys_pc == (uint64_t)-1) {
+        return;
+    }
+    qemu_mutex_lock(&espt.lock);
+    if (espt_kernel_tb_state(phys_pc) == ESPT_KTB_GUARD) {
+        if (!espt_kguard_valid) {
+            espt_kernel_guard_range(current_cpu);
+        }
+        *lo = espt_kguard_lo;
+        *len = espt_kguard_len;
+    }
+    qemu_mutex_unlock(&espt.lock);
+}
+
+void espt_kernel_note_block(uint64_t start, uint64_t end)
+{
+    uint64_t g;
+
+    for (g = start >> 20; g < ESPT_KGUARD_GRANULES && g << 20 < end; g++) {
+        if (!test_bit(g, espt_kblocks)) {
+            set_bit(g, espt_kblocks);
+            espt_kguard_valid = false;
+        }
+    }
+}
+
+void espt_kernel_guard_stale(void)
+{
+    espt_kguard_valid = false;
+}
+
+void espt_kernel_guard_get(uint64_t *lo, uint64_t *len)
+{
+    qemu_mutex_lock(&espt.lock);
+    *lo = espt_kguard_lo;
+    *len = espt_kguard_len;
+    qemu_mutex_unlock(&espt.lock);
+}
+
+void espt_kernel_avoid_tb(CPUState *cpu, uintptr_t retaddr)
 {
     TranslationBlock *tb = tcg_tb_lookup(retaddr);
     tb_page_addr_t phys;
+    unsigned state;
 
     if (!tb) {
         return;
@@ -147,9 +289,24 @@ void espt_kernel_avoid_tb(uintptr_t retaddr)
     if (!espt_kernel_avoid) {
         espt_kernel_avoid = g_hash_table_new(NULL, NULL);
     }
-    g_hash_table_add(espt_kernel_avoid, ESPT_VKEY(phys));
+    /*
+     * Guarded first, if there is a range to guard by; a second fault at
+     * the same address (whichever of its TBs raised it) avoids it.
+     */
+    state = ESPT_KTB_AVOID;
+    if (espt_kernel_tb_state(phys) == 0 && espt_cfg.kernel_guard) {
+        if (!espt_kguard_valid) {
+            espt_kernel_guard_range(cpu);
+        }
+        if (espt_kguard_len) {
+            state = ESPT_KTB_GUARD;
+        }
+    }
+    g_hash_table_insert(espt_kernel_avoid, ESPT_VKEY(phys),
+                        GUINT_TO_POINTER(state));
     qemu_mutex_unlock(&espt.lock);
-    qatomic_inc(&espt_stats.kernel_tbs_avoided);
+    qatomic_inc(state == ESPT_KTB_GUARD ? &espt_stats.kernel_tbs_guarded
+                                        : &espt_stats.kernel_tbs_avoided);
     /* Its next lookup translates it again (the TB stays until tb_flush). */
     tb_phys_invalidate(tb, -1);
 }

@@ -222,6 +222,7 @@ void espt_kernel_sleep(EsptTable *t)
         return;
     }
     espt_kwatch_reset(t->owner);        /* a new watch for a new start */
+    espt_kernel_guard_stale();
     /* Its cached TBs' code translations are no longer known either. */
     espt_kernel_jc_drop(t);
     if (t->stale || !t->pages || !g_hash_table_size(t->pages) ||
@@ -509,6 +510,11 @@ static void espt_note_mapped(EsptTable *t, vaddr vpage, ram_addr_t ram,
     trace_espt_map(t->owner - espt.cpus, t->asid, vpage, ram, prot);
     if (lg_page_size > 12) {
         espt_note_large(t, vpage, lg_page_size);
+        if (t->asid == ESPT_KTABLE) {
+            vaddr lp = vpage & ~(((vaddr)1 << lg_page_size) - 1);
+
+            espt_kernel_note_block(lp, lp + ((vaddr)1 << lg_page_size));
+        }
     }
 }
 

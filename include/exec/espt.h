@@ -77,6 +77,13 @@ typedef struct EsptSettings {
      * cache (invariant 19); off leaves them to the lookup helper.
      */
     bool kernel_jumps;
+    /*
+     * x-espt-kernel-guard=: with espt-kernel=on, a kernel TB that met a
+     * page that must stay on softmmu keeps its accesses inside the
+     * kernel's block-mapped range (the linear map) on the kernel table
+     * and sends only the others to softmmu; off sends them all.
+     */
+    bool kernel_guard;
     /* The x- properties: tuning and test knobs, not a stable interface. */
     bool check;                 /* x-espt-check: ESPT checks itself */
     uint32_t chain_key_start;   /* x-espt-chain-key-start: keys run out */
@@ -121,6 +128,16 @@ static inline int espt_seg_mmu_idx(uint32_t cflags, uint64_t phys_pc)
     }
     return -1;
 }
+
+/*
+ * tb_gen_code(), with espt_seg_mmu_idx(): for a kernel TB with @cflags at
+ * guest physical address @phys_pc whose accesses of espt_kernel_mmu_idx
+ * are to go through the kernel table only inside [*@lo, *@lo + *@len),
+ * that range; the backend sends the others to softmmu.  *@len is 0 where
+ * every such access goes through the table.
+ */
+void espt_seg_guard(uint32_t cflags, uint64_t phys_pc, uint64_t *lo,
+                    uint64_t *len);
 
 /*
  * The accelerator's class and instance init: ESPT's properties, on the
@@ -227,6 +244,7 @@ typedef struct EsptWalk {
     uint64_t phys;              /* the page's guest physical address */
     bool writable;
     bool exec;                  /* the walk's privilege may fetch from it */
+    unsigned lg;                /* log2 of the size of the page it found */
     struct {
         void *host;
         uint64_t val;
@@ -408,6 +426,11 @@ void espt_flush_narrowed(CPUState *cpu);
 static inline int espt_seg_mmu_idx(uint32_t cflags, uint64_t phys_pc)
 {
     return -1;
+}
+static inline void espt_seg_guard(uint32_t cflags, uint64_t phys_pc,
+                                  uint64_t *lo, uint64_t *len)
+{
+    *lo = *len = 0;
 }
 static inline bool espt_gen_chain(struct DisasContextBase *db, uint64_t dest)
 {

@@ -137,6 +137,7 @@ static bool espt_arm_kernel_page(CPUState *cs, vaddr addr, bool is_write,
         walk->phys = res.f.phys_addr & TARGET_PAGE_MASK;
         walk->writable = !fault && (res.f.prot & PAGE_WRITE);
         walk->exec = !fault && (res.f.prot & PAGE_EXEC);
+        walk->lg = fault ? 0 : res.f.lg_page_size;
     }
     if (fault) {
         return false;

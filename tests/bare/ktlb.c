@@ -22,6 +22,17 @@
  * with a spin loop between calls, for a debugger to attach to and stop
  * at the function (tests/test_debug.py, kernel/brk-gdb-running).
  *
+ * With a mode word of 2 it checks the guarded kernel TBs instead
+ * (kernel/guard-bare): one copy routine copies from global sections of
+ * the identity map, then from a non-global small page far from them
+ * (which the kernel table never holds, as the uaccess routines' user
+ * pages), then from sections next to them it never read before,
+ * checking every word.  Under espt-kernel=on the
+ * non-global page makes the routine's TBs retranslate; guarded, their
+ * reads of the fresh sections still go through the kernel table, which
+ * then maps them (its counters show it), while the non-global page's
+ * go through softmmu.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "bare.h"
@@ -42,6 +53,16 @@
 /* Where the host's loader device may put a mode word (not in the image). */
 #define KTLB_MODE_PA    0x40800000u
 #define MODE_LOOP       1
+#define MODE_GUARD      2
+
+/* The guard mode's pages: a non-global one, fresh sections, a buffer. */
+#define NG_VA           0x70000000u     /* l2b's second-level table */
+#define NG_L2           16              /* PAGE_PA(6), nG */
+#define FRESH_VA        0x41000000u     /* FRESH_SECTIONS sections */
+#define FRESH_PA        0x40900000u
+#define FRESH_SECTIONS  4
+#define BUF_PA          0x40d00000u     /* identity-mapped RAM */
+#define COPY_WORDS      64
 
 static uint32_t l1a[4096] __attribute__((aligned(16384)));
 static uint32_t l1b[4096] __attribute__((aligned(16384)));
@@ -201,6 +222,66 @@ static void setup_mmu(void)
     asm volatile("mcr p15, 0, %0, c1, c0, 0\n\tisb" : : "r"(sctlr) : "memory");
 }
 
+/*
+ * The guard mode's copy routine, one loop whose loads and stores stay
+ * in one TB; returns the sum of the words copied.
+ */
+static uint32_t __attribute__((noinline))
+copy(uint32_t dst, uint32_t src, uint32_t n)
+{
+    /* volatile: each word is loaded and stored, no libc-like copy. */
+    volatile uint32_t *d = (volatile uint32_t *)dst; /* see above */
+    const volatile uint32_t *s = (const volatile uint32_t *)src; /* as d */
+    uint32_t i, sum = 0;
+
+    for (i = 0; i < n; i++) {
+        d[i] = s[i];
+        sum += d[i];
+    }
+    return sum;
+}
+
+/* The sum of COPY_WORDS words from @pa + 4 * i holding @base + i. */
+static uint32_t fill(uint32_t pa, uint32_t base)
+{
+    uint32_t i;
+
+    for (i = 0; i < COPY_WORDS; i++) {
+        write32(pa + i * 4, base + i);
+    }
+    return COPY_WORDS * base + COPY_WORDS * (COPY_WORDS - 1) / 2;
+}
+
+/* The guard mode: see the header. */
+static void guard(void)
+{
+    uint32_t r, k, want_sec, want_ng, want_fresh[FRESH_SECTIONS];
+
+    want_sec = fill(SEC_A_PA + 0x100, 0x5000);
+    want_ng = fill(PAGE_PA(6), 0x6000);
+    for (k = 0; k < FRESH_SECTIONS; k++) {
+        want_fresh[k] = fill(FRESH_PA + (k << 20), 0x7000 + (k << 8));
+        l1a[(FRESH_VA >> 20) + k] = section(FRESH_PA + (k << 20));
+    }
+    l2b[NG_L2] = small_page(PAGE_PA(6)) | 1 << 11;      /* nG */
+    l1a[NG_VA >> 20] = (uint32_t)l2b | 1;
+    tlbiall();
+    puts_("KTLB-TEST start\n");
+    for (r = 0; r < ROUNDS; r++) {
+        check("global section", r,
+              copy(BUF_PA, SEC_A_PA + 0x100, COPY_WORDS), want_sec);
+        check("non-global page", r,
+              copy(BUF_PA, NG_VA + NG_L2 * 4096, COPY_WORDS), want_ng);
+    }
+    for (k = 0; k < FRESH_SECTIONS; k++) {
+        check("fresh section", k,
+              copy(BUF_PA, FRESH_VA + (k << 20), COPY_WORDS), want_fresh[k]);
+        check("non-global again", k,
+              copy(BUF_PA, NG_VA + NG_L2 * 4096, COPY_WORDS), want_ng);
+    }
+    finish();
+}
+
 /* Warm up, say so, then call the function forever: see the header. */
 static void __attribute__((noreturn)) loop(void)
 {
@@ -236,6 +317,9 @@ int main(void)
     setup_mmu();
     if (mode == MODE_LOOP) {
         loop();
+    }
+    if (mode == MODE_GUARD) {
+        guard();
     }
     puts_("KTLB-TEST start\n");
     for (r = 0; r < ROUNDS; r++) {
