@@ -66,12 +66,13 @@ KERNEL_DESC = {"arm64": "Debian's arm64 kernel, 4 KiB pages, 48-bit VA",
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MODES = ("softmmu", "espt", "user")
 # Only when asked for (-m): ESPT without chained jumps across pages, and
-# kernel ESPT without the kernel table's jump cache (knojump).  The
+# kernel ESPT without the kernel table's jump cache (knojump) or without
+# guarded kernel TBs (knoguard).  The
 # default adds kespt, ESPT serving the guest kernel too (espt-kernel=on,
 # armhf only).
-EXTRA_MODES = ("nochain", "kespt", "knojump")
-ESPT_MODES = ("espt", "nochain", "kespt", "knojump")
-KERNEL_MODES = ("kespt", "knojump")
+EXTRA_MODES = ("nochain", "kespt", "knojump", "knoguard")
+ESPT_MODES = ("espt", "nochain", "kespt", "knojump", "knoguard")
+KERNEL_MODES = ("kespt", "knojump", "knoguard")
 KNOWN_BASES = ("7.2", "10.0")
 
 
@@ -120,6 +121,8 @@ def accel_args(b, mode, isa="armhf"):
         return ["-accel", "tcg,espt=on,espt-kernel=on"]
     if mode == "knojump":
         return ["-accel", "tcg,espt=on,espt-kernel=on,x-espt-kernel-jumps=off"]
+    if mode == "knoguard":
+        return ["-accel", "tcg,espt=on,espt-kernel=on,x-espt-kernel-guard=off"]
     return ["-accel", "tcg,espt=off"] if bins(b, isa)["espt"] else []
 
 
@@ -304,7 +307,9 @@ def ratios(bases):
                 ("kernel_gain" + sfx, "kernel ESPT gain" + lab, col(b, "espt", bases),
                  col(b, "kespt", bases)),
                 ("kernel_jump_gain" + sfx, "kernel jumps gain" + lab,
-                 col(b, "knojump", bases), col(b, "kespt", bases))]
+                 col(b, "knojump", bases), col(b, "kespt", bases)),
+                ("kernel_guard_gain" + sfx, "guarded kernel TBs gain" + lab,
+                 col(b, "knoguard", bases), col(b, "kespt", bases))]
     for old, new in zip(bases, bases[1:]):
         for m in MODES:
             out.append(("%s_%s_over_%s" % (m, new, old), "%s %s / %s" % (m, new, old),
@@ -366,7 +371,8 @@ def plot(rows, cols, path, title):
     fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(names) * max(1, len(cols) / 3) + 2), 4.8))
     width = 0.8 / len(cols)
     colors = {"softmmu": "#c0504d", "espt": "#4f81bd", "user": "#9bbb59",
-              "nochain": "#8064a2", "kespt": "#f79646", "knojump": "#4bacc6"}
+              "nochain": "#8064a2", "kespt": "#f79646", "knojump": "#4bacc6",
+              "knoguard": "#9bbb59"}
     ref = cols[0][0]           # the first base's softmmu (or first column)
     for i, (c, b, m) in enumerate(cols):
         ys = [(r.get(c) / r[ref]) if r.get(c) and r.get(ref) else 0 for r in rows]
@@ -444,7 +450,8 @@ def main():
                          "available; kespt is ESPT with espt-kernel=on, armhf only), "
                          "and nochain: ESPT with espt-chain=off, for what chaining adds, "
                          "and knojump: kespt with x-espt-kernel-jumps=off, for what "
-                         "the kernel table's jump cache adds")
+                         "the kernel table's jump cache adds, and knoguard: kespt with "
+                         "x-espt-kernel-guard=off, for what guarded kernel TBs add")
     ap.add_argument("--tiny", action="store_true",
                     help="tiny inputs (the make check configuration)")
     ap.add_argument("-b", "--bases", default="",
